@@ -1,0 +1,113 @@
+"""Every date form Health Auto Export is known to send, parsed without guessing.
+
+Forms: ``2023-01-20 00:18:00 +1100`` (the documented one, on the fast path), fractional seconds,
+12-hour clock with a space or U+202F before AM/PM, ISO 8601 with ``T``/``Z``/``+11:00``, and
+Unix-epoch floats (nested ECG, notification and beat-to-beat series). A date without a UTC offset
+is refused rather than assumed to be UTC: the offset is what makes the user's local day exact.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
+
+_GENERAL = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+    r"(?:[ \u202f\u00a0]?([AaPp])\.?[Mm]\.?)?"
+    r"[ \u202f\u00a0]*(Z|[+-]\d{2}(?::?\d{2})?)"
+)
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EPOCH_MIN = -2208988800.0  # 1900-01-01
+_EPOCH_MAX = 32503680000.0  # 3000-01-01
+
+
+class DateError(ValueError):
+    """A value that is not a date we can place exactly in time."""
+
+
+class DateOnlyError(DateError):
+    """A calendar date without a time of day (documented for aggregated sleep only)."""
+
+
+ParsedDate = tuple[datetime, int]  # the instant in UTC, and the original UTC offset in minutes
+
+
+@lru_cache(maxsize=1 << 16)
+def _tz(minutes: int) -> timezone:
+    return UTC if minutes == 0 else timezone(timedelta(minutes=minutes))
+
+
+@lru_cache(maxsize=1 << 17)
+def _parse_text(value: str) -> ParsedDate:
+    # Fast path: exactly the documented form, which fromisoformat reads once the space before
+    # the offset is gone (~45x faster than strptime).
+    if len(value) == 25 and value[19] == " " and value[10] == " ":
+        try:
+            dt = datetime.fromisoformat(value[:19] + value[20:])
+        except ValueError:
+            pass
+        else:
+            offset = dt.utcoffset()
+            if offset is not None:
+                return dt.astimezone(UTC), int(offset.total_seconds()) // 60
+    text = value.strip()
+    match = _GENERAL.fullmatch(text)
+    if match is None:
+        if _DATE_ONLY.fullmatch(text):
+            raise DateOnlyError(f"date without a time of day: {text!r}")
+        raise DateError(f"unrecognised date: {text!r}")
+    year, month, day, hour, minute, second, fraction, ampm, zone = match.groups()
+    h = int(hour)
+    if ampm is not None:
+        if not 1 <= h <= 12:
+            raise DateError(f"12-hour time with hour {h}: {text!r}")
+        h = h % 12 + (12 if ampm in "Pp" else 0)
+    if zone == "Z":
+        minutes = 0
+    else:
+        digits = zone[1:].replace(":", "")
+        minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
+        if minutes > 18 * 60:
+            raise DateError(f"UTC offset out of range: {text!r}")
+        minutes = -minutes if zone[0] == "-" else minutes
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        dt = datetime(
+            int(year), int(month), int(day), h, int(minute), int(second or 0), micro, _tz(minutes)
+        )
+    except ValueError as exc:
+        raise DateError(f"impossible date {text!r}: {exc}") from None
+    return dt.astimezone(UTC), minutes
+
+
+def parse_date(value: object) -> ParsedDate:
+    """Parse one date value from a payload; raise DateError with a reason otherwise."""
+    if isinstance(value, str):
+        return _parse_text(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+        if not _EPOCH_MIN <= seconds <= _EPOCH_MAX:
+            raise DateError(f"epoch seconds out of range: {value!r}")
+        return datetime.fromtimestamp(seconds, UTC), 0
+    if value is None:
+        raise DateError("date is missing")
+    raise DateError(f"date must be a string or epoch seconds, got {type(value).__name__}")
+
+
+def parse_calendar_date(value: str, offset_minutes: int) -> datetime:
+    """Local midnight of a ``yyyy-MM-dd`` date, in the given UTC offset."""
+    try:
+        day = datetime.strptime(value.strip(), "%Y-%m-%d")  # noqa: DTZ007 - tz set below
+    except ValueError as exc:
+        raise DateError(f"unrecognised date: {value!r}") from exc
+    return day.replace(tzinfo=_tz(offset_minutes))
+
+
+def format_date(dt: datetime, offset_minutes: int) -> str:
+    """The app's own form, in the original offset: ``2023-01-20 00:18:00 +1100``."""
+    local = dt.astimezone(_tz(offset_minutes))
+    sign = "-" if offset_minutes < 0 else "+"
+    hh, mm = divmod(abs(offset_minutes), 60)
+    frac = f".{local.microsecond:06d}".rstrip("0") if local.microsecond else ""
+    return f"{local:%Y-%m-%d %H:%M:%S}{frac} {sign}{hh:02d}{mm:02d}"

@@ -1,0 +1,130 @@
+"""What every normaliser shares: the ingestion context, rejection reasons, value checks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from app.ingest.dates import DateError, parse_date
+
+Month = tuple[int, int]
+MIN_AT = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
+
+_json_encoder = msgspec.json.Encoder()
+
+
+class Reject(Exception):  # noqa: N818 - a rejection, not a failure
+    """One point cannot be stored: which field and why."""
+
+    def __init__(self, field_name: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field_name
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class PointError:
+    section: str
+    name: str | None
+    index: int | None
+    field: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "section": self.section,
+            "name": self.name,
+            "index": self.index,
+            "field": self.field,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class Rows:
+    """Rows for one table, in that table's ``COLUMNS`` order, with the months they touch."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    months: set[Month] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Context:
+    user_id: int
+    ingestion_id: int
+    now: datetime
+    future_tolerance: timedelta
+
+    @property
+    def max_at(self) -> datetime:
+        return self.now + self.future_tolerance
+
+    def when(self, value: object, field_name: str) -> tuple[datetime, int]:
+        """A required date: the UTC instant and the original offset, or a Reject."""
+        try:
+            at, offset = parse_date(value)
+        except DateError as exc:
+            raise Reject(field_name, str(exc)) from None
+        if at < MIN_AT or at > self.max_at:
+            raise Reject(field_name, f"date out of the accepted range: {value!r}")
+        return at, offset
+
+    def maybe_when(self, value: object, field_name: str) -> tuple[datetime | None, int | None]:
+        if value is None:
+            return None, None
+        return self.when(value, field_name)
+
+
+def number(value: object, field_name: str, *, required: bool = True, non_negative: bool = False) -> float | None:
+    if value is None:
+        if required:
+            raise Reject(field_name, "missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Reject(field_name, f"expected a number, got {type(value).__name__}")
+    number_ = float(value)
+    if not math.isfinite(number_):
+        raise Reject(field_name, "not a finite number")
+    if non_negative and number_ < 0:
+        raise Reject(field_name, f"negative value {number_!r} is impossible here")
+    return number_
+
+
+def text_or_none(value: object, field_name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise Reject(field_name, f"expected a string, got {type(value).__name__}")
+
+
+def bool_or_none(value: object, field_name: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise Reject(field_name, f"expected true/false, got {type(value).__name__}")
+
+
+def month_of(at: datetime) -> Month:
+    return at.year, at.month
+
+
+def to_json(value: Any) -> str | None:
+    """jsonb parameter text, or None for an absent or empty value."""
+    if value is None or value == {} or value == []:
+        return None
+    return _json_encoder.encode(value).decode()
+
+
+def decode_error_reason(exc: Exception) -> tuple[str | None, str]:
+    """(field, reason) from a msgspec validation error such as 'Expected `float`... - at `$.qty`'."""
+    message = str(exc)
+    field_name = None
+    marker = " - at `$."
+    if marker in message:
+        message, _, path = message.partition(marker)
+        field_name = path.rstrip("`")
+    return field_name, message

@@ -1,0 +1,285 @@
+"""The event sections: symptoms, ECG, heart-rate notifications, state of mind, medications and
+cycle tracking. Each record -> one row; fields we do not model are kept in ``extra``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from app.ingest.normalise.common import (
+    Context,
+    Reject,
+    bool_or_none,
+    number,
+    text_or_none,
+    to_json,
+)
+
+Builder = Callable[[dict[str, Any], Context], tuple[Any, ...]]
+
+
+def _span(item: dict[str, Any], ctx: Context, *, end_required: bool = False) -> tuple[Any, ...]:
+    start, offset = ctx.when(item.get("start"), "start")
+    if end_required or item.get("end") is not None:
+        end, end_offset = ctx.when(item.get("end"), "end")
+        if end < start:
+            raise Reject("end", "ends before it starts")
+    else:
+        end, end_offset = None, None
+    return start, end, offset, end_offset
+
+
+def _extra(item: dict[str, Any], modelled: frozenset[str]) -> str | None:
+    return to_json({k: v for k, v in item.items() if k not in modelled})
+
+
+def _text_list(value: Any, field_name: str) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Reject(field_name, "expected an array of strings")
+    return value
+
+
+SYMPTOM_COLUMNS = (
+    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+    "name", "severity", "user_entered", "source", "extra", "ingestion_id",
+)  # fmt: skip
+_SYMPTOM_FIELDS = frozenset({"start", "end", "name", "severity", "userEntered", "source"})
+
+
+def symptom(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
+    name = text_or_none(item.get("name"), "name")
+    if not name:
+        raise Reject("name", "missing")
+    return (
+        ctx.user_id,
+        *_span(item, ctx),
+        name,
+        text_or_none(item.get("severity"), "severity"),
+        bool_or_none(item.get("userEntered"), "userEntered"),
+        text_or_none(item.get("source"), "source"),
+        _extra(item, _SYMPTOM_FIELDS),
+        ctx.ingestion_id,
+    )
+
+
+ECG_COLUMNS = (
+    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+    "classification", "severity", "average_heart_rate", "sampling_frequency_hz",
+    "number_of_voltage_measurements", "voltage_unit", "voltages", "voltage_times",
+    "source", "extra", "ingestion_id",
+)  # fmt: skip
+_ECG_FIELDS = frozenset(
+    {"start", "end", "classification", "severity", "averageHeartRate", "samplingFrequency",
+     "numberOfVoltageMeasurements", "voltageMeasurements", "source"}
+)  # fmt: skip
+
+
+def ecg(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
+    measurements = item.get("voltageMeasurements") or []
+    if not isinstance(measurements, list):
+        raise Reject("voltageMeasurements", "expected an array")
+    voltages: list[float] = []
+    times: list[float] = []
+    units: set[str] = set()
+    for i, sample in enumerate(measurements):
+        if not isinstance(sample, dict):
+            raise Reject(f"voltageMeasurements[{i}]", "expected an object")
+        voltage = number(sample.get("voltage"), f"voltageMeasurements[{i}].voltage")
+        stamp = sample.get("date")
+        if isinstance(stamp, str):
+            stamp = ctx.when(stamp, f"voltageMeasurements[{i}].date")[0].timestamp()
+        at = number(stamp, f"voltageMeasurements[{i}].date")
+        assert voltage is not None and at is not None
+        voltages.append(voltage)
+        times.append(at)
+        if isinstance(sample.get("units"), str):
+            units.add(sample["units"])
+    if len(units) > 1:
+        raise Reject("voltageMeasurements", f"mixed voltage units {sorted(units)}")
+    count = number(item.get("numberOfVoltageMeasurements"), "numberOfVoltageMeasurements", required=False)
+    return (
+        ctx.user_id,
+        *_span(item, ctx),
+        text_or_none(item.get("classification"), "classification"),
+        text_or_none(item.get("severity"), "severity"),
+        number(item.get("averageHeartRate"), "averageHeartRate", required=False, non_negative=True),
+        number(item.get("samplingFrequency"), "samplingFrequency", required=False, non_negative=True),
+        int(count) if count is not None else None,
+        units.pop() if units else None,
+        voltages or None,
+        times or None,
+        text_or_none(item.get("source"), "source"),
+        _extra(item, _ECG_FIELDS),
+        ctx.ingestion_id,
+    )
+
+
+HRN_COLUMNS = (
+    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+    "kind", "threshold", "source", "source_identifier", "heart_rate_count", "max_heart_rate",
+    "heart_rate_series", "hrv_series", "extra", "ingestion_id",
+)  # fmt: skip
+_HRN_FIELDS = frozenset(
+    {"start", "end", "heartNotification", "threshold", "source", "heartRateData", "heartRate",
+     "hrvData", "heartRateVariation"}
+)  # fmt: skip
+
+
+def heart_rate_notification(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
+    # Two shapes exist: the documented (heartRate[{hr}], heartRateVariation[{hrv}]) and the one
+    # real payloads carry (heartNotification, heartRateData[{heartRate}], hrvData, source{}).
+    hr_key = "heartRateData" if "heartRateData" in item else "heartRate"
+    hrv_key = "hrvData" if "hrvData" in item else "heartRateVariation"
+    heart_rate = item.get(hr_key)
+    hrv = item.get(hrv_key)
+    values: list[float] = []
+    for key, series, value_keys in ((hr_key, heart_rate, ("heartRate", "hr")), (hrv_key, hrv, ("hrv",))):
+        if series is None:
+            continue
+        if not isinstance(series, list):
+            raise Reject(key, "expected an array")
+        for i, sample in enumerate(series):
+            if not isinstance(sample, dict):
+                raise Reject(f"{key}[{i}]", "expected an object")
+            stamp = sample.get("timestamp")
+            if not isinstance(stamp, dict) or "start" not in stamp:
+                raise Reject(f"{key}[{i}].timestamp", "missing start")
+            ctx.when(stamp["start"], f"{key}[{i}].timestamp.start")
+            raw = next((sample[k] for k in value_keys if k in sample), None)
+            value = number(raw, f"{key}[{i}].{value_keys[0]}", non_negative=True)
+            if key == hr_key and value is not None:
+                values.append(value)
+    source = item.get("source")
+    if isinstance(source, dict):
+        source_name = text_or_none(source.get("name"), "source.name")
+        source_id = text_or_none(source.get("identifier"), "source.identifier")
+    else:
+        source_name, source_id = text_or_none(source, "source"), None
+    kind = item.get("heartNotification", item.get("kind"))
+    return (
+        ctx.user_id,
+        *_span(item, ctx),
+        text_or_none(kind, "heartNotification"),
+        number(item.get("threshold"), "threshold", required=False),
+        source_name,
+        source_id,
+        len(values),
+        max(values) if values else None,
+        to_json({"key": hr_key, "samples": heart_rate}) if heart_rate is not None else None,
+        to_json({"key": hrv_key, "samples": hrv}) if hrv is not None else None,
+        _extra(item, _HRN_FIELDS),
+        ctx.ingestion_id,
+    )
+
+
+STATE_OF_MIND_COLUMNS = (
+    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+    "external_id", "kind", "labels", "associations", "valence", "valence_classification",
+    "metadata", "extra", "ingestion_id",
+)  # fmt: skip
+_SOM_FIELDS = frozenset(
+    {"start", "end", "id", "kind", "labels", "associations", "valence", "valenceClassification", "metadata"}
+)
+
+
+def state_of_mind(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
+    valence = number(item.get("valence"), "valence", required=False)
+    if valence is not None and not -1 <= valence <= 1:
+        raise Reject("valence", f"valence {valence!r} is outside -1..1")
+    classification = item.get("valenceClassification")
+    modelled = _SOM_FIELDS
+    if classification is not None and not isinstance(classification, str):
+        # The documented numeric form: kept as sent, in extra.
+        classification, modelled = None, _SOM_FIELDS - {"valenceClassification"}
+    metadata = item.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise Reject("metadata", "expected an object")
+    return (
+        ctx.user_id,
+        *_span(item, ctx),
+        text_or_none(item.get("id"), "id"),
+        text_or_none(item.get("kind"), "kind"),
+        _text_list(item.get("labels"), "labels"),
+        _text_list(item.get("associations"), "associations"),
+        valence,
+        text_or_none(classification, "valenceClassification"),
+        to_json(metadata),
+        _extra(item, modelled),
+        ctx.ingestion_id,
+    )
+
+
+MEDICATION_COLUMNS = (
+    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+    "display_text", "nickname", "scheduled_at", "scheduled_offset_min", "form", "status",
+    "is_archived", "dosage", "codings", "extra", "ingestion_id",
+)  # fmt: skip
+_MED_FIELDS = frozenset(
+    {"start", "end", "displayText", "nickname", "scheduledDate", "form", "status", "isArchived",
+     "dosage", "codings"}
+)  # fmt: skip
+
+
+def medication(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
+    display = text_or_none(item.get("displayText"), "displayText")
+    if not display:
+        raise Reject("displayText", "missing")
+    scheduled, scheduled_offset = ctx.maybe_when(item.get("scheduledDate"), "scheduledDate")
+    codings = item.get("codings")
+    if codings is not None and not isinstance(codings, list):
+        raise Reject("codings", "expected an array")
+    return (
+        ctx.user_id,
+        *_span(item, ctx),
+        display,
+        text_or_none(item.get("nickname"), "nickname"),
+        scheduled,
+        scheduled_offset,
+        text_or_none(item.get("form"), "form"),
+        text_or_none(item.get("status"), "status"),
+        bool_or_none(item.get("isArchived"), "isArchived"),
+        number(item.get("dosage"), "dosage", required=False, non_negative=True),
+        to_json(codings),
+        _extra(item, _MED_FIELDS),
+        ctx.ingestion_id,
+    )
+
+
+CYCLE_COLUMNS = (
+    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+    "name", "value", "is_cycle_start", "source", "extra", "ingestion_id",
+)  # fmt: skip
+_CYCLE_FIELDS = frozenset({"start", "end", "name", "value", "isCycleStart", "source"})
+
+
+def cycle_tracking(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
+    name = text_or_none(item.get("name"), "name")
+    if not name:
+        raise Reject("name", "missing")
+    value = item.get("value")
+    modelled = _CYCLE_FIELDS
+    if value is not None and not isinstance(value, str):
+        value, modelled = None, _CYCLE_FIELDS - {"value"}  # kept as sent, in extra
+    return (
+        ctx.user_id,
+        *_span(item, ctx),
+        name,
+        text_or_none(value, "value"),
+        bool_or_none(item.get("isCycleStart"), "isCycleStart"),
+        text_or_none(item.get("source"), "source"),
+        _extra(item, modelled),
+        ctx.ingestion_id,
+    )
+
+
+# section key -> (table, columns, builder)
+SECTIONS: dict[str, tuple[str, tuple[str, ...], Builder]] = {
+    "symptoms": ("symptoms", SYMPTOM_COLUMNS, symptom),
+    "ecg": ("ecg_recordings", ECG_COLUMNS, ecg),
+    "heartRateNotifications": ("heart_rate_notifications", HRN_COLUMNS, heart_rate_notification),
+    "stateOfMind": ("state_of_mind", STATE_OF_MIND_COLUMNS, state_of_mind),
+    "medications": ("medications", MEDICATION_COLUMNS, medication),
+    "cycleTracking": ("cycle_tracking", CYCLE_COLUMNS, cycle_tracking),
+}

@@ -1,0 +1,324 @@
+"""``data.metrics[]``: one series (name, units, points) -> rows for its table(s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.ingest import catalog, wire
+from app.ingest.catalog import Storage
+from app.ingest.normalise import sleep
+from app.ingest.normalise.common import (
+    Context,
+    PointError,
+    Reject,
+    Rows,
+    month_of,
+    number,
+    to_json,
+)
+from app.ingest.normalise.decode import decode_any, decode_items
+from app.ingest.units import to_canonical
+
+QUANTITY_COLUMNS = (
+    "user_id",
+    "metric_id",
+    "start_at",
+    "end_at",
+    "utc_offset_min",
+    "source",
+    "qty",
+    "unit",
+    "qty_canonical",
+    "extra",
+    "ingestion_id",
+)
+HEART_RATE_COLUMNS = (
+    "user_id",
+    "start_at",
+    "end_at",
+    "utc_offset_min",
+    "source",
+    "min",
+    "avg",
+    "max",
+    "unit",
+    "context",
+    "ingestion_id",
+)
+BLOOD_PRESSURE_COLUMNS = (
+    "user_id",
+    "start_at",
+    "end_at",
+    "utc_offset_min",
+    "source",
+    "systolic",
+    "diastolic",
+    "unit",
+    "ingestion_id",
+)
+GLUCOSE_COLUMNS = (
+    "user_id",
+    "start_at",
+    "end_at",
+    "utc_offset_min",
+    "source",
+    "qty",
+    "unit",
+    "qty_canonical",
+    "meal_time",
+    "ingestion_id",
+)
+INSULIN_COLUMNS = (
+    "user_id",
+    "start_at",
+    "end_at",
+    "utc_offset_min",
+    "source",
+    "qty",
+    "unit",
+    "reason",
+    "ingestion_id",
+)
+HYGIENE_COLUMNS = (
+    "user_id",
+    "metric_id",
+    "start_at",
+    "end_at",
+    "utc_offset_min",
+    "source",
+    "qty",
+    "unit",
+    "value",
+    "ingestion_id",
+)
+SEXUAL_ACTIVITY_COLUMNS = (
+    "user_id",
+    "start_at",
+    "end_at",
+    "utc_offset_min",
+    "source",
+    "unspecified",
+    "protection_used",
+    "protection_not_used",
+    "unit",
+    "ingestion_id",
+)
+
+# Heart rates outside this range cannot come from a living human's heart.
+HEART_RATE_MAX = 400.0
+BLOOD_PRESSURE_MAX = 400.0
+
+_POINT_TYPES: dict[Storage, type[Any]] = {
+    Storage.HEART_RATE: wire.HeartRatePoint,
+    Storage.BLOOD_PRESSURE: wire.BloodPressurePoint,
+    Storage.BLOOD_GLUCOSE: wire.TaggedQuantityPoint,
+    Storage.INSULIN: wire.TaggedQuantityPoint,
+    Storage.HYGIENE: wire.TaggedQuantityPoint,
+    Storage.SEXUAL_ACTIVITY: wire.SexualActivityPoint,
+    Storage.SLEEP: wire.SleepPoint,
+}
+
+
+@dataclass(slots=True)
+class SeriesResult:
+    name: str
+    received: int = 0
+    rows: list[Rows] = field(default_factory=list)
+    errors: list[PointError] = field(default_factory=list)
+    known: bool = True
+
+    @property
+    def rejected(self) -> int:
+        return len(self.errors)
+
+
+def _bounds(point: Any, ctx: Context) -> tuple[Any, Any, int]:
+    """(start, end, offset) of a point: ``date`` (or ``start`` when only that is sent)."""
+    stamp = point.date if point.date is not None else point.start
+    start, offset = ctx.when(stamp, "date")
+    end = ctx.when(point.end, "end")[0] if point.end is not None else None
+    return start, end, offset
+
+
+def normalise_series(
+    series: wire.MetricSeries, ctx: Context, metric_id: int | None, known: bool
+) -> SeriesResult:
+    """Rows for one metric series. ``metric_id`` is required for quantity-like storage."""
+    name = series.name
+    result = SeriesResult(name=name, known=known)
+    storage = catalog.storage_for(name) if known else Storage.QUANTITY
+    if not known:
+        _unknown(series, ctx, metric_id, result)
+        return result
+    if name == "heart_rate_variability":
+        point_type: type[Any] = wire.HrvPoint
+    else:
+        point_type = _POINT_TYPES.get(storage, wire.QuantityPoint)
+    points, indexes, result.received = decode_items(
+        series.data, point_type, section="metrics", name=name, errors=result.errors
+    )
+    if storage is Storage.SLEEP:
+        sleep.normalise(points, indexes, series.units, ctx, result.rows, result.errors)
+        return result
+    build = _BUILDERS[storage]
+    table, columns = _TABLES[storage]
+    out = Rows(table, columns)
+    rows, months, errors = out.rows, out.months, result.errors
+    unit = series.units
+    start_pos = columns.index("start_at")
+    for i, point in enumerate(points):
+        try:
+            row = build(point, ctx, unit, metric_id, name)
+        except Reject as exc:
+            index = indexes[i] if indexes is not None else i
+            errors.append(PointError("metrics", name, index, exc.field, exc.reason))
+            continue
+        rows.append(row)
+        months.add(month_of(row[start_pos]))
+    result.rows.append(out)
+    return result
+
+
+def _quantity(point: Any, ctx: Context, unit: str | None, metric_id: int | None, name: str) -> tuple[Any, ...]:
+    start, end, offset = _bounds(point, ctx)
+    qty = number(point.qty, "qty", non_negative=name in catalog.NON_NEGATIVE)
+    assert qty is not None
+    extra = None
+    if isinstance(point, wire.HrvPoint) and bytes(point.heartbeatSeries) != b"null":
+        extra = to_json({"heartbeatSeries": decode_any(point.heartbeatSeries)})
+    return (
+        ctx.user_id,
+        metric_id,
+        start,
+        end,
+        offset,
+        point.source,
+        qty,
+        unit,
+        to_canonical(qty, unit),
+        extra,
+        ctx.ingestion_id,
+    )
+
+
+def _heart_rate(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+    start, end, offset = _bounds(point, ctx)
+    if point.min is None and point.avg is None and point.max is None:
+        # A raw sample sent as a plain quantity: one beat rate, so min = avg = max.
+        qty = number(point.qty, "Avg")
+        low = avg = high = qty
+    else:
+        low = number(point.min, "Min", required=False)
+        avg = number(point.avg, "Avg", required=False)
+        high = number(point.max, "Max", required=False)
+    for field_name, value in (("Min", low), ("Avg", avg), ("Max", high)):
+        if value is not None and not 0 < value <= HEART_RATE_MAX:
+            raise Reject(field_name, f"heart rate {value!r} is impossible")
+    if low is not None and high is not None and low > high:
+        raise Reject("Min", "Min is greater than Max")
+    return (ctx.user_id, start, end, offset, point.source, low, avg, high, unit, point.context, ctx.ingestion_id)
+
+
+def _blood_pressure(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+    start, end, offset = _bounds(point, ctx)
+    systolic = number(point.systolic, "systolic")
+    diastolic = number(point.diastolic, "diastolic")
+    assert systolic is not None and diastolic is not None
+    for field_name, value in (("systolic", systolic), ("diastolic", diastolic)):
+        if not 0 < value <= BLOOD_PRESSURE_MAX:
+            raise Reject(field_name, f"blood pressure {value!r} is impossible")
+    return (ctx.user_id, start, end, offset, point.source, systolic, diastolic, unit, ctx.ingestion_id)
+
+
+def _glucose(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+    start, end, offset = _bounds(point, ctx)
+    qty = number(point.qty, "qty", non_negative=True)
+    assert qty is not None
+    canonical = to_canonical(qty, unit)
+    return (ctx.user_id, start, end, offset, point.source, qty, unit, canonical, point.mealTime, ctx.ingestion_id)
+
+
+def _insulin(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+    start, end, offset = _bounds(point, ctx)
+    qty = number(point.qty, "qty", non_negative=True)
+    return (ctx.user_id, start, end, offset, point.source, qty, unit, point.reason, ctx.ingestion_id)
+
+
+def _hygiene(point: Any, ctx: Context, unit: str | None, metric_id: int | None, _n: str) -> tuple[Any, ...]:
+    start, end, offset = _bounds(point, ctx)
+    qty = number(point.qty, "qty", required=False, non_negative=True)
+    if qty is None and point.value is None:
+        raise Reject("qty", "missing (neither qty nor value)")
+    return (ctx.user_id, metric_id, start, end, offset, point.source, qty, unit, point.value, ctx.ingestion_id)
+
+
+def _sexual_activity(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+    start, end, offset = _bounds(point, ctx)
+    counts = [
+        number(getattr(point, attr), label, required=False, non_negative=True)
+        for attr, label in (
+            ("unspecified", "Unspecified"),
+            ("protection_used", "Protection Used"),
+            ("protection_not_used", "Protection Not Used"),
+        )
+    ]
+    if all(count is None for count in counts):
+        raise Reject("Unspecified", "missing (no count)")
+    return (ctx.user_id, start, end, offset, point.source, *counts, unit, ctx.ingestion_id)
+
+
+_BUILDERS = {
+    Storage.QUANTITY: _quantity,
+    Storage.ACTIVITY: _quantity,
+    Storage.HEART_RATE: _heart_rate,
+    Storage.BLOOD_PRESSURE: _blood_pressure,
+    Storage.BLOOD_GLUCOSE: _glucose,
+    Storage.INSULIN: _insulin,
+    Storage.HYGIENE: _hygiene,
+    Storage.SEXUAL_ACTIVITY: _sexual_activity,
+}
+
+_TABLES: dict[Storage, tuple[str, tuple[str, ...]]] = {
+    Storage.QUANTITY: ("quantity_metrics", QUANTITY_COLUMNS),
+    Storage.ACTIVITY: ("activity_metrics", QUANTITY_COLUMNS),
+    Storage.HEART_RATE: ("heart_rate_metrics", HEART_RATE_COLUMNS),
+    Storage.BLOOD_PRESSURE: ("blood_pressure_metrics", BLOOD_PRESSURE_COLUMNS),
+    Storage.BLOOD_GLUCOSE: ("blood_glucose_metrics", GLUCOSE_COLUMNS),
+    Storage.INSULIN: ("insulin_metrics", INSULIN_COLUMNS),
+    Storage.HYGIENE: ("hygiene_events", HYGIENE_COLUMNS),
+    Storage.SEXUAL_ACTIVITY: ("sexual_activity_metrics", SEXUAL_ACTIVITY_COLUMNS),
+}
+
+_GENERIC_SKIP = {"date", "start", "end", "source", "qty"}
+
+
+def _unknown(series: wire.MetricSeries, ctx: Context, metric_id: int | None, result: SeriesResult) -> None:
+    """A metric we have no mapping for: ``qty`` when it has one, every other field in ``extra``."""
+    name, unit = series.name, series.units
+    points, indexes, result.received = decode_items(
+        series.data, dict, section="metrics", name=name, errors=result.errors
+    )
+    out = Rows("quantity_metrics", QUANTITY_COLUMNS)
+    for i, point in enumerate(points):
+        try:
+            stamp = point.get("date", point.get("start"))
+            start, offset = ctx.when(stamp, "date")
+            end = ctx.when(point["end"], "end")[0] if point.get("end") is not None else None
+            source = point.get("source")
+            if source is not None and not isinstance(source, str):
+                raise Reject("source", "expected a string")
+            qty = number(point.get("qty"), "qty", required=False)
+            extra = {k: v for k, v in point.items() if k not in _GENERIC_SKIP}
+            if qty is None and not extra:
+                raise Reject("qty", "missing (the point carries no value)")
+        except Reject as exc:
+            index = indexes[i] if indexes is not None else i
+            result.errors.append(PointError("metrics", name, index, exc.field, exc.reason))
+            continue
+        canonical = to_canonical(qty, unit) if qty is not None else None
+        out.rows.append(
+            (ctx.user_id, metric_id, start, end, offset, source, qty, unit, canonical, to_json(extra), ctx.ingestion_id)
+        )
+        out.months.add(month_of(start))
+    result.rows.append(out)

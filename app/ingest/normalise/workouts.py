@@ -1,0 +1,293 @@
+"""``data.workouts[]``, export versions 1 and 2 -> a workout row, its series rows and its route.
+
+v2 workouts carry the app's ``id``; v1 workouts are keyed by name + start + end. Summary
+quantities (``{qty, units}``) are kept as sent in ``summary`` with canonical copies of the headline
+ones; series (arrays of dated points) go to ``workout_series``; the route becomes a PostGIS
+LineString M (M = the fix's time in epoch seconds) with the per-fix fields as parallel arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.ingest.normalise.common import (
+    Context,
+    PointError,
+    Reject,
+    bool_or_none,
+    month_of,
+    number,
+    text_or_none,
+    to_json,
+)
+from app.ingest.units import canonical
+
+WORKOUT_COLUMNS = (
+    "user_id",
+    "natural_key",
+    "external_id",
+    "export_version",
+    "name",
+    "start_at",
+    "end_at",
+    "utc_offset_min",
+    "end_offset_min",
+    "duration_s",
+    "location",
+    "is_indoor",
+    "active_energy_kcal",
+    "total_energy_kcal",
+    "distance_m",
+    "avg_heart_rate",
+    "max_heart_rate",
+    "summary",
+    "metadata",
+    "extra",
+    "ingestion_id",
+)
+SERIES_COLUMNS = (
+    "user_id",
+    "workout_id",
+    "series",
+    "start_at",
+    "utc_offset_min",
+    "source",
+    "qty",
+    "min",
+    "avg",
+    "max",
+    "unit",
+    "extra",
+    "ingestion_id",
+)
+ROUTE_COLUMNS = (
+    "workout_id",
+    "user_id",
+    "geom",
+    "point_count",
+    "utc_offsets_min",
+    "speed",
+    "speed_accuracy",
+    "course",
+    "course_accuracy",
+    "horizontal_accuracy",
+    "vertical_accuracy",
+    "altitude",
+    "export_version",
+    "ingestion_id",
+)
+_SCALARS = {"id", "name", "start", "end", "duration", "location", "isIndoor", "metadata", "route"}
+_SERIES_POINT_KEYS = {"date", "qty", "Min", "Avg", "Max", "units", "source"}
+_ROUTE_FIELDS = (
+    ("speed", "speed"),
+    ("speedAccuracy", "speed_accuracy"),
+    ("course", "course"),
+    ("courseAccuracy", "course_accuracy"),
+    ("horizontalAccuracy", "horizontal_accuracy"),
+    ("verticalAccuracy", "vertical_accuracy"),
+    ("altitude", "altitude"),
+)
+_EWKB_LINESTRING_M = 0x40000000 | 0x20000000 | 2
+_EWKB_POINT_M = 0x40000000 | 0x20000000 | 1
+
+
+@dataclass(slots=True)
+class Workout:
+    natural_key: str
+    row: tuple[Any, ...]
+    series: list[tuple[Any, ...]] = field(default_factory=list)  # workout_id still None
+    series_months: set[tuple[int, int]] = field(default_factory=set)
+    route: tuple[Any, ...] | None = None  # workout_id still None
+
+
+def normalise(index: int, item: Any, ctx: Context, errors: list[PointError]) -> Workout | None:
+    """One workout, or None (with the reason in ``errors``) when it cannot be stored."""
+    try:
+        return _workout(index, item, ctx, errors)
+    except Reject as exc:
+        errors.append(PointError("workouts", _name_of(item), index, exc.field, exc.reason))
+        return None
+
+
+def _name_of(item: Any) -> str | None:
+    if isinstance(item, dict) and isinstance(item.get("name"), str):
+        return str(item["name"])
+    return None
+
+
+def _workout(index: int, item: Any, ctx: Context, errors: list[PointError]) -> Workout:
+    if not isinstance(item, dict):
+        raise Reject(None, f"expected an object, got {type(item).__name__}")
+    name = text_or_none(item.get("name"), "name")
+    if not name:
+        raise Reject("name", "missing")
+    start, offset = ctx.when(item.get("start"), "start")
+    end, end_offset = ctx.when(item.get("end"), "end")
+    if end < start:
+        raise Reject("end", "workout ends before it starts")
+    external_id = item.get("id")
+    if external_id is not None and not isinstance(external_id, str):
+        raise Reject("id", "expected a string")
+    version = 2 if external_id else 1
+    if external_id:
+        natural_key = f"v2:{external_id}"
+    else:
+        natural_key = f"v1:{name}|{start.isoformat()}|{end.isoformat()}"
+    duration = number(item.get("duration"), "duration", required=False, non_negative=True)
+    metadata = item.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise Reject("metadata", "expected an object")
+
+    summary: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    series_fields: list[tuple[str, list[Any]]] = []
+    for key, value in item.items():
+        if key in _SCALARS:
+            continue
+        if isinstance(value, list):
+            series_fields.append((key, value))
+        elif isinstance(value, dict):
+            summary[key] = value
+        else:
+            extra[key] = value
+    row = (
+        ctx.user_id,
+        natural_key,
+        external_id,
+        version,
+        name,
+        start,
+        end,
+        offset,
+        end_offset,
+        duration,
+        text_or_none(item.get("location"), "location"),
+        bool_or_none(item.get("isIndoor"), "isIndoor"),
+        _canonical_qty(summary, ("activeEnergyBurned", "activeEnergy"), "kcal"),
+        _canonical_qty(summary, ("totalEnergy",), "kcal"),
+        _canonical_qty(summary, ("distance",), "m"),
+        _heart_rate_summary(summary, "avg", "avgHeartRate"),
+        _heart_rate_summary(summary, "max", "maxHeartRate"),
+        to_json(summary) or "{}",
+        to_json(metadata) if metadata is not None else None,
+        to_json(extra),
+        ctx.ingestion_id,
+    )
+    workout = Workout(natural_key, row)
+    for key, points in series_fields:
+        _series(workout, index, name, key, points, ctx, errors)
+    route = item.get("route")
+    if route is not None:
+        if not isinstance(route, list):
+            raise Reject("route", "expected an array")
+        workout.route = _route(index, name, route, version, ctx, errors)
+    return workout
+
+
+def _canonical_qty(summary: dict[str, Any], keys: tuple[str, ...], unit: str) -> float | None:
+    for key in keys:
+        value = summary.get(key)
+        if isinstance(value, dict):
+            qty = value.get("qty")
+            if isinstance(qty, int | float) and not isinstance(qty, bool) and math.isfinite(qty):
+                conv = canonical(value.get("units"))
+                if conv is not None and conv[0] == unit:
+                    return float(qty) * conv[1] + conv[2]
+    return None
+
+
+def _heart_rate_summary(summary: dict[str, Any], part: str, legacy_key: str) -> float | None:
+    nested = summary.get("heartRate")
+    candidates = [nested.get(part) if isinstance(nested, dict) else None, summary.get(legacy_key)]
+    for value in candidates:
+        if isinstance(value, dict):
+            qty = value.get("qty")
+            if isinstance(qty, int | float) and not isinstance(qty, bool) and math.isfinite(qty):
+                return float(qty)
+    return None
+
+
+def _series(
+    workout: Workout,
+    index: int,
+    name: str,
+    key: str,
+    points: list[Any],
+    ctx: Context,
+    errors: list[PointError],
+) -> None:
+    for i, point in enumerate(points):
+        try:
+            if not isinstance(point, dict):
+                raise Reject(None, "expected an object")
+            at, offset = ctx.when(point.get("date"), "date")
+            qty = number(point.get("qty"), "qty", required=False)
+            low = number(point.get("Min"), "Min", required=False)
+            avg = number(point.get("Avg"), "Avg", required=False)
+            high = number(point.get("Max"), "Max", required=False)
+            if qty is None and low is None and avg is None and high is None:
+                raise Reject("qty", "missing")
+            source = text_or_none(point.get("source"), "source")
+            unit = text_or_none(point.get("units"), "units")
+        except Reject as exc:
+            where = f"{key}[{i}]" + (f".{exc.field}" if exc.field else "")
+            errors.append(PointError("workouts", name, index, where, exc.reason))
+            continue
+        extra = {k: v for k, v in point.items() if k not in _SERIES_POINT_KEYS}
+        workout.series.append(
+            (ctx.user_id, None, key, at, offset, source, qty, low, avg, high, unit, to_json(extra), ctx.ingestion_id)
+        )
+        workout.series_months.add(month_of(at))
+
+
+def _route(
+    index: int, name: str, points: list[Any], version: int, ctx: Context, errors: list[PointError]
+) -> tuple[Any, ...] | None:
+    coords: list[tuple[float, float, float]] = []
+    offsets: list[int] = []
+    arrays: dict[str, list[float | None]] = {column: [] for _, column in _ROUTE_FIELDS}
+    for i, point in enumerate(points):
+        try:
+            if not isinstance(point, dict):
+                raise Reject(None, "expected an object")
+            lat = number(point.get("latitude", point.get("lat")), "latitude")
+            lon = number(point.get("longitude", point.get("lon")), "longitude")
+            assert lat is not None and lon is not None
+            if not -90 <= lat <= 90:
+                raise Reject("latitude", f"latitude {lat!r} is impossible")
+            if not -180 <= lon <= 180:
+                raise Reject("longitude", f"longitude {lon!r} is impossible")
+            at, offset = ctx.when(point.get("timestamp"), "timestamp")
+            values = [number(point.get(key), key, required=False) for key, _ in _ROUTE_FIELDS]
+        except Reject as exc:
+            where = f"route[{i}]" + (f".{exc.field}" if exc.field else "")
+            errors.append(PointError("workouts", name, index, where, exc.reason))
+            continue
+        coords.append((lon, lat, at.timestamp()))
+        offsets.append(offset)
+        for (_, column), value in zip(_ROUTE_FIELDS, values, strict=True):
+            arrays[column].append(value)
+    if not coords:
+        return None
+    return (
+        None,
+        ctx.user_id,
+        ewkb_m(coords),
+        len(coords),
+        offsets,
+        *(arrays[column] if any(v is not None for v in arrays[column]) else None for _, column in _ROUTE_FIELDS),
+        version,
+        ctx.ingestion_id,
+    )
+
+
+def ewkb_m(coords: list[tuple[float, float, float]]) -> bytes:
+    """Little-endian EWKB, SRID 4326: a PointM for one fix, else a LineStringM."""
+    if len(coords) == 1:
+        x, y, m = coords[0]
+        return struct.pack("<BII3d", 1, _EWKB_POINT_M, 4326, x, y, m)
+    flat = [value for coord in coords for value in coord]
+    return struct.pack(f"<BIII{len(flat)}d", 1, _EWKB_LINESTRING_M, 4326, len(coords), *flat)

@@ -1,0 +1,187 @@
+"""All ingest SQL: raw payload archive, metric types, and the set-based upsert.
+
+The upsert stages rows with COPY into a temporary table and merges them with one statement per
+target table. It reads the target once to classify every staged row (new / changed / unchanged),
+inserts only new rows and updates only changed ones, so a re-sent payload (the common case for
+this app) writes nothing at all and takes no row locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Table, UniqueConstraint, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.base import Base
+from app.ingest.normalise.common import Rows
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+_GEOMETRY_IN = "ST_GeomFromEWKB({})"
+_GEOMETRY_OUT = "ST_AsEWKB({})"
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    name: str
+    key: tuple[str, ...]
+    nullable_key: frozenset[str]
+    types: dict[str, str]
+    geometry: frozenset[str]
+    has_updated_at: bool
+
+
+@cache
+def spec(table_name: str) -> TableSpec:
+    table: Table = Base.metadata.tables[table_name]
+    if table_name == "workout_routes":
+        key: tuple[str, ...] = ("workout_id",)
+    else:
+        unique = next(c for c in table.constraints if isinstance(c, UniqueConstraint))
+        key = tuple(c.name for c in unique.columns)
+    types: dict[str, str] = {}
+    geometry: set[str] = set()
+    for column in table.columns:
+        compiled = column.type.compile(dialect=_DIALECT)
+        if compiled.lower().startswith("geometry"):
+            geometry.add(column.name)
+            compiled = "bytea"  # staged as EWKB
+        types[column.name] = compiled
+    return TableSpec(
+        name=table_name,
+        key=key,
+        nullable_key=frozenset(c for c in key if table.columns[c].nullable),
+        types=types,
+        geometry=frozenset(geometry),
+        has_updated_at="updated_at" in table.columns,
+    )
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    received: int
+    inserted: int
+    updated: int
+    inserted_keys: list[Any]
+    updated_keys: list[Any]
+
+    @property
+    def unchanged(self) -> int:
+        return self.received - self.inserted - self.updated
+
+
+@cache
+def _merge_sql(table_name: str, columns: tuple[str, ...], returning: str | None) -> str:
+    s = spec(table_name)
+    stage = f"_stage_{table_name}"
+    key = s.key
+    compare = [c for c in columns if c not in key and c != "ingestion_id"]
+
+    def staged(col: str, alias: str = "cur") -> str:
+        ref = f"{alias}.{col}"
+        return _GEOMETRY_IN.format(ref) if col in s.geometry else ref
+
+    def target(col: str) -> str:
+        return _GEOMETRY_OUT.format(f"t.{col}") if col in s.geometry else f"t.{col}"
+
+    join = " AND ".join(
+        f"t.{c} IS NOT DISTINCT FROM src.{c}" if c in s.nullable_key else f"t.{c} = src.{c}"
+        for c in key
+    )
+    update_join = join.replace("src.", "cur.")
+    changed = (
+        f"ROW({', '.join(target(c) for c in compare)}) IS DISTINCT FROM "
+        f"ROW({', '.join('src.' + c for c in compare)})"
+        if compare
+        else "false"
+    )
+    assignments = [f"{c} = {staged(c)}" for c in compare] + ["ingestion_id = cur.ingestion_id"]
+    if s.has_updated_at:
+        assignments.append("updated_at = now()")
+    cols = ", ".join(columns)
+    ret = returning or "1"
+    ret_update = f"t.{returning}" if returning else "1"
+    return f"""
+WITH src AS (
+    SELECT DISTINCT ON ({', '.join(key)}) {cols}
+    FROM {stage} ORDER BY {', '.join(key)}, ctid DESC
+), cur AS MATERIALIZED (
+    SELECT src.*, (t.user_id IS NOT NULL) AS found, {changed} AS changed
+    FROM src LEFT JOIN {table_name} t ON {join}
+), ins AS (
+    INSERT INTO {table_name} ({cols})
+    SELECT {', '.join(staged(c) for c in columns)} FROM cur WHERE NOT found
+    ON CONFLICT DO NOTHING
+    RETURNING {ret}
+), upd AS (
+    UPDATE {table_name} t SET {', '.join(assignments)}
+    FROM cur WHERE cur.found AND cur.changed AND {update_join}
+    RETURNING {ret_update}
+)
+SELECT ARRAY(SELECT * FROM ins) AS inserted, ARRAY(SELECT * FROM upd) AS updated
+"""
+
+
+async def driver_connection(conn: AsyncConnection) -> Any:
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def upsert(
+    conn: AsyncConnection, rows: Rows, *, returning: str | None = None
+) -> UpsertResult:
+    """Merge ``rows`` into their table inside the caller's transaction."""
+    if not rows.rows:
+        return UpsertResult(0, 0, 0, [], [])
+    s = spec(rows.table)
+    stage = f"_stage_{rows.table}"
+    column_defs = ", ".join(f"{c} {s.types[c]}" for c in rows.columns)
+    # Serialise one user's writers per table: the classify-then-write merge is then exact.
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"{rows.table}:{rows.rows[0][rows.columns.index('user_id')]}"},
+    )
+    await conn.execute(text(f"CREATE TEMP TABLE {stage} ({column_defs}) ON COMMIT DROP"))
+    driver = await driver_connection(conn)
+    await driver.copy_records_to_table(stage, records=rows.rows, columns=list(rows.columns))
+    if len(rows.rows) >= 1000:
+        await conn.execute(text(f"ANALYZE {stage}"))  # so the merge plans for its real size
+    result = (await conn.execute(text(_merge_sql(rows.table, rows.columns, returning)))).one()
+    await conn.execute(text(f"DROP TABLE {stage}"))
+    inserted, updated = list(result.inserted), list(result.updated)
+    return UpsertResult(len(rows.rows), len(inserted), len(updated), inserted, updated)
+
+
+async def metric_type_ids(conn: AsyncConnection, names: Sequence[tuple[str, bool]]) -> dict[str, int]:
+    """Ids for metric names, registering the ones never seen before."""
+    if not names:
+        return {}
+    await conn.execute(
+        text(
+            "INSERT INTO metric_types (name, known) "
+            "SELECT * FROM unnest(CAST(:names AS text[]), CAST(:known AS boolean[])) "
+            "ON CONFLICT (name) DO UPDATE SET known = excluded.known "
+            "WHERE metric_types.known IS DISTINCT FROM excluded.known"
+        ),
+        {"names": [n for n, _ in names], "known": [k for _, k in names]},
+    )
+    found = await conn.execute(
+        text("SELECT name, id FROM metric_types WHERE name = ANY(CAST(:names AS text[]))"),
+        {"names": [n for n, _ in names]},
+    )
+    return {name: id_ for name, id_ in found}
+
+
+async def workout_ids(conn: AsyncConnection, user_id: int, natural_keys: list[str]) -> dict[str, Any]:
+    found = await conn.execute(
+        text(
+            "SELECT natural_key, id FROM workouts "
+            "WHERE user_id = :user_id AND natural_key = ANY(CAST(:keys AS text[]))"
+        ),
+        {"user_id": user_id, "keys": natural_keys},
+    )
+    return {key: id_ for key, id_ in found}

@@ -1,0 +1,368 @@
+"""Ingest orchestration: archive the raw body, then write every section in its own transaction.
+
+No FastAPI here: the router hands over bytes and headers; the worker and the CLI's replay call
+the same ``process``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import structlog
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.audit import repository as audit
+from app.config import Settings
+from app.db.partitions import PartitionManager
+from app.errors import InvalidEnvelope, MalformedPayload
+from app.ingest import catalog, raw, repository, wire
+from app.ingest.normalise import events, metrics, workouts
+from app.ingest.normalise.common import Context, PointError, Reject, Rows, month_of
+from app.ingest.normalise.decode import NotAList, decode_items
+from app.ingest.report import ReportBuilder, as_duplicate
+
+log = structlog.get_logger(__name__)
+
+SECTIONS = ("metrics", "workouts", *events.SECTIONS)
+_top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_series_decoder = msgspec.json.Decoder(wire.MetricSeries)
+
+
+@dataclass(slots=True)
+class Received:
+    ingestion: raw.RawIngestion
+    size: int
+
+
+def _depth_ok(body: bytes, limit: int) -> bool:
+    """Cheap nesting guard before a full decode (strings may contain brackets: skip them)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+class IngestService:
+    def __init__(self, engine: AsyncEngine, partitions: PartitionManager, settings: Settings) -> None:
+        self._engine = engine
+        self._partitions = partitions
+        self._settings = settings
+
+    async def receive(
+        self,
+        *,
+        user_id: int,
+        api_key_id: int | None,
+        body: bytes,
+        headers: dict[str, str],
+        content_type: str | None,
+        content_encoding: str | None,
+    ) -> raw.RawIngestion:
+        """Commit the raw body (or find the identical one sent before) before anything else."""
+        blob = raw.compress(body, self._settings.raw_compression_level)
+        async with self._engine.begin() as conn:
+            return await raw.store(
+                conn,
+                user_id=user_id,
+                api_key_id=api_key_id,
+                sha256=raw.digest(body),
+                size=len(body),
+                blob=blob,
+                content_type=content_type,
+                content_encoding=content_encoding,
+                headers=headers,
+            )
+
+    async def ingest(
+        self,
+        *,
+        user_id: int,
+        api_key_id: int | None,
+        body: bytes,
+        headers: dict[str, str],
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+    ) -> dict[str, Any]:
+        """Archive then process one body; the report says what happened to every point."""
+        ingestion = await self.receive(
+            user_id=user_id,
+            api_key_id=api_key_id,
+            body=body,
+            headers=headers,
+            content_type=content_type,
+            content_encoding=content_encoding,
+        )
+        if not ingestion.created:
+            if ingestion.status == "processed" and ingestion.report is not None:
+                log.info("ingest.duplicate", ingestion_id=ingestion.id)
+                return as_duplicate(ingestion.report)
+            if ingestion.status == "rejected" and ingestion.report is not None:
+                _raise_stored_rejection(ingestion.report)
+        return await self.process(ingestion.id, user_id, body)
+
+    async def replay(self, ingestion_id: int) -> dict[str, Any]:
+        """Reprocess an archived body (after a mapping fix, say): idempotent by natural keys."""
+        async with self._engine.connect() as conn:
+            found = await raw.get_any(conn, ingestion_id)
+            if found is None:
+                raise LookupError(f"no ingestion {ingestion_id}")
+            body = await raw.load_body(conn, ingestion_id)
+        return await self.process(ingestion_id, found.user_id, body)
+
+    async def process(self, ingestion_id: int, user_id: int, body: bytes) -> dict[str, Any]:
+        started = time.perf_counter()
+        async with self._engine.begin() as conn:
+            await raw.mark_processing(conn, ingestion_id)
+        try:
+            sections = self._sections(body)
+        except (MalformedPayload, InvalidEnvelope) as exc:
+            async with self._engine.begin() as conn:
+                await raw.finish(
+                    conn, ingestion_id, status="rejected", report=exc.problem(), error=exc.detail
+                )
+            raise
+        ctx = Context(
+            user_id=user_id,
+            ingestion_id=ingestion_id,
+            now=datetime.now(UTC),
+            future_tolerance=timedelta(days=self._settings.future_tolerance_days),
+        )
+        report = ReportBuilder(ingestion_id)
+        report.unknown_sections = sorted(k for k in sections if k not in SECTIONS)
+        if "metrics" in sections:
+            await self._metrics(sections["metrics"], ctx, report)
+        if "workouts" in sections:
+            await self._workouts(sections["workouts"], ctx, report)
+        for key, (table, columns, build) in events.SECTIONS.items():
+            if key in sections:
+                await self._events(key, sections[key], table, columns, build, ctx, report)
+        result = report.build()
+        await self._partitions.ensure("audit_log", {month_of(ctx.now)})
+        async with self._engine.begin() as conn:
+            await raw.finish(
+                conn,
+                ingestion_id,
+                status=result["status"],
+                report=result,
+                error="; ".join(report.failed) or None,
+            )
+            await audit.record(
+                conn,
+                action="ingest",
+                user_id=user_id,
+                details={
+                    "ingestion_id": ingestion_id,
+                    "bytes": len(body),
+                    "status": result["status"],
+                    "totals": result["totals"],
+                },
+            )
+        log.info(
+            "ingest.processed",
+            ingestion_id=ingestion_id,
+            status=result["status"],
+            duration_s=round(time.perf_counter() - started, 4),
+            **result["totals"],
+        )
+        return result
+
+    def _sections(self, body: bytes) -> dict[str, msgspec.Raw]:
+        if not _depth_ok(body, self._settings.max_json_depth):
+            raise MalformedPayload(
+                f"JSON nested deeper than {self._settings.max_json_depth} levels", field="$"
+            )
+        try:
+            top = _top_decoder.decode(body)
+        except msgspec.DecodeError as exc:
+            if isinstance(exc, msgspec.ValidationError):
+                raise InvalidEnvelope("the body must be a JSON object", field="$") from None
+            raise MalformedPayload(str(exc), field="$") from None
+        if "data" in top:
+            try:
+                data = _top_decoder.decode(top["data"])
+            except msgspec.ValidationError:
+                raise InvalidEnvelope("`data` must be an object", field="data") from None
+        elif any(key in top for key in SECTIONS):
+            data = top  # a bare {metrics, workouts, ...} object, as some tools save it
+        else:
+            raise InvalidEnvelope(
+                "expected {\"data\": {\"metrics\": [...], \"workouts\": [...], ...}}", field="data"
+            )
+        return data
+
+    async def _write(self, section: str, name: str | None, parts: list[Rows], report: ReportBuilder) -> list[repository.UpsertResult] | None:
+        """Write one series/section in its own transaction; a failure costs only this one."""
+        for part in parts:
+            await self._partitions.ensure(part.table, part.months)
+        try:
+            async with self._engine.begin() as conn:
+                return [await repository.upsert(conn, part) for part in parts]
+        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            label = f"{section}:{name}" if name else section
+            log.error("ingest.write_failed", section=section, metric=name, error_type=type(exc).__name__)
+            report.failed.append(f"{label}: storage error ({type(exc).__name__})")
+            return None
+
+    async def _metrics(self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder) -> None:
+        errors: list[PointError] = []
+        try:
+            items, _, _ = decode_items(raw_section, msgspec.Raw, section="metrics", name=None, errors=errors)
+        except NotAList as exc:
+            report.add("metrics", None, received=1, rejected=1)
+            report.reject([PointError("metrics", None, None, None, f"`metrics` must be an array: {exc}")])
+            return
+        series_list: list[tuple[int, wire.MetricSeries]] = []
+        for index, item in enumerate(items):
+            try:
+                series_list.append((index, _series_decoder.decode(item)))
+            except msgspec.ValidationError as exc:
+                report.add("metrics", None, received=1, rejected=1)
+                report.reject([PointError("metrics", None, index, None, f"not a metric series: {exc}")])
+        names = sorted({(s.name, s.name in catalog.KNOWN) for _, s in series_list})
+        async with self._engine.begin() as conn:
+            ids = await repository.metric_type_ids(conn, names)
+        report.unknown_metrics = sorted({n for n, known in names if not known})
+        for _, series in series_list:
+            known = series.name in catalog.KNOWN
+            try:
+                result = metrics.normalise_series(series, ctx, ids[series.name], known)
+            except NotAList as exc:
+                report.add("metrics", series.name, received=1, rejected=1)
+                report.reject([PointError("metrics", series.name, None, "data", f"`data` must be an array: {exc}")])
+                continue
+            report.reject(result.errors)
+            written = await self._write("metrics", series.name, result.rows, report)
+            if written is None:
+                report.add("metrics", series.name, received=result.received, rejected=result.rejected)
+                continue
+            report.add(
+                "metrics",
+                series.name,
+                received=result.received,
+                inserted=sum(w.inserted for w in written),
+                updated=sum(w.updated for w in written),
+                rejected=result.rejected,
+            )
+
+    async def _events(
+        self,
+        key: str,
+        raw_section: msgspec.Raw,
+        table: str,
+        columns: tuple[str, ...],
+        build: Callable[[dict[str, Any], Context], tuple[Any, ...]],
+        ctx: Context,
+        report: ReportBuilder,
+    ) -> None:
+        errors: list[PointError] = []
+        try:
+            items, indexes, received = decode_items(raw_section, dict, section=key, name=None, errors=errors)
+        except NotAList as exc:
+            report.add(key, None, received=1, rejected=1)
+            report.reject([PointError(key, None, None, None, f"`{key}` must be an array: {exc}")])
+            return
+        rows = Rows(table, columns)
+        for i, item in enumerate(items):
+            try:
+                row = build(item, ctx)
+            except Reject as exc:
+                index = indexes[i] if indexes is not None else i
+                errors.append(PointError(key, item.get("name") if isinstance(item.get("name"), str) else None, index, exc.field, exc.reason))
+                continue
+            rows.rows.append(row)
+            rows.months.add(month_of(row[1]))
+        report.reject(errors)
+        written = await self._write(key, None, [rows], report)
+        inserted = written[0].inserted if written else 0
+        updated = written[0].updated if written else 0
+        report.add(key, None, received=received, inserted=inserted, updated=updated, rejected=len(errors))
+
+    async def _workouts(self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder) -> None:
+        errors: list[PointError] = []
+        try:
+            items, indexes, received = decode_items(raw_section, msgspec.Raw, section="workouts", name=None, errors=errors)
+        except NotAList as exc:
+            report.add("workouts", None, received=1, rejected=1)
+            report.reject([PointError("workouts", None, None, None, f"`workouts` must be an array: {exc}")])
+            return
+        parsed: list[workouts.Workout] = []
+        rejected = len(errors)
+        for i, item in enumerate(items):
+            index = indexes[i] if indexes is not None else i
+            workout = workouts.normalise(index, msgspec.json.decode(item), ctx, errors)
+            if workout is None:
+                rejected += 1
+            else:
+                parsed.append(workout)
+        report.reject(errors)
+        # The same workout twice in one body: the later one wins, as for points.
+        unique = list({w.natural_key: w for w in parsed}.values())
+        outcome = await self._write_workouts(unique, ctx, report)
+        if outcome is None:
+            report.add("workouts", None, received=received, rejected=rejected)
+            return
+        inserted, updated = outcome
+        report.add("workouts", None, received=received, inserted=inserted, updated=updated, rejected=rejected)
+        # Bad series or route points inside a stored workout: left out, listed in errors.
+        report.sections["workouts"]["points_rejected"] = len(errors) - rejected
+
+    async def _write_workouts(
+        self, items: list[workouts.Workout], ctx: Context, report: ReportBuilder
+    ) -> tuple[int, int] | None:
+        if not items:
+            return 0, 0
+        head = Rows("workouts", workouts.WORKOUT_COLUMNS, [w.row for w in items])
+        series_months = set().union(*(w.series_months for w in items))
+        await self._partitions.ensure("workout_series", series_months)
+        try:
+            async with self._engine.begin() as conn:
+                result = await repository.upsert(conn, head, returning="natural_key")
+                ids = await repository.workout_ids(conn, ctx.user_id, [w.natural_key for w in items])
+                series = Rows("workout_series", workouts.SERIES_COLUMNS, months=series_months)
+                routes = Rows("workout_routes", workouts.ROUTE_COLUMNS)
+                owner: dict[Any, str] = {}
+                for w in items:
+                    workout_id = ids[w.natural_key]
+                    owner[workout_id] = w.natural_key
+                    series.rows.extend((r[0], workout_id, *r[2:]) for r in w.series)
+                    if w.route is not None:
+                        routes.rows.append((workout_id, *w.route[1:]))
+                touched: set[str] = set()
+                for part in (series, routes):
+                    written = await repository.upsert(conn, part, returning="workout_id")
+                    touched.update(owner[k] for k in written.inserted_keys + written.updated_keys)
+        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            log.error("ingest.write_failed", section="workouts", error_type=type(exc).__name__)
+            report.failed.append(f"workouts: storage error ({type(exc).__name__})")
+            return None
+        new = set(result.inserted_keys)
+        changed = (set(result.updated_keys) | touched) - new
+        return len(new), len(changed)
+
+
+def _raise_stored_rejection(problem: dict[str, Any]) -> None:
+    error_type = MalformedPayload if problem.get("status") == 400 else InvalidEnvelope
+    extensions = {k: v for k, v in problem.items() if k not in {"type", "title", "status", "detail"}}
+    raise error_type(problem.get("detail"), **extensions)
+

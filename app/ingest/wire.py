@@ -1,0 +1,157 @@
+"""The Health Auto Export wire format, as msgspec structs for the bulk decode.
+
+This is the one definition of the payload's shape: the OpenAPI schema of ``POST /v1/ingest`` is
+generated from it. Fields are lenient where real payloads drift (dates as strings or epoch
+floats, ``source`` null, absent sections); a point that does not fit is rejected alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import Raw, Struct, field
+
+DateValue = str | float | None
+Num = float | None
+
+
+NULL = Raw(b"null")
+
+
+class MetricSeries(Struct):
+    name: str
+    units: str | None = None
+    data: Raw = field(default_factory=lambda: NULL)  # msgspec keeps a Raw out of unions: an absent or null array reads "null"
+
+
+class QuantityPoint(Struct, gc=False):
+    date: DateValue = None
+    qty: Num = None
+    source: str | None = None
+    start: DateValue = None
+    end: DateValue = None
+
+
+class HrvPoint(Struct):
+    date: DateValue = None
+    qty: Num = None
+    source: str | None = None
+    start: DateValue = None
+    end: DateValue = None
+    heartbeatSeries: Raw = field(default_factory=lambda: NULL)  # noqa: N815
+
+
+class HeartRatePoint(Struct, gc=False):
+    date: DateValue = None
+    min: Num = field(default=None, name="Min")
+    avg: Num = field(default=None, name="Avg")
+    max: Num = field(default=None, name="Max")
+    qty: Num = None
+    source: str | None = None
+    start: DateValue = None
+    end: DateValue = None
+    context: str | None = None
+
+
+class BloodPressurePoint(Struct, gc=False):
+    date: DateValue = None
+    systolic: Num = None
+    diastolic: Num = None
+    source: str | None = None
+    start: DateValue = None
+    end: DateValue = None
+
+
+class TaggedQuantityPoint(Struct, gc=False):
+    """Blood glucose (mealTime), insulin (reason), hygiene (value)."""
+
+    date: DateValue = None
+    qty: Num = None
+    source: str | None = None
+    start: DateValue = None
+    end: DateValue = None
+    mealTime: str | None = None  # noqa: N815
+    reason: str | None = None
+    value: str | None = None
+
+
+class SexualActivityPoint(Struct, gc=False):
+    date: DateValue = None
+    unspecified: Num = field(default=None, name="Unspecified")
+    protection_used: Num = field(default=None, name="Protection Used")
+    protection_not_used: Num = field(default=None, name="Protection Not Used")
+    source: str | None = None
+    start: DateValue = None
+    end: DateValue = None
+
+
+class SleepPoint(Struct, gc=False):
+    """All five sleep shapes: four aggregated field sets and the unaggregated segment."""
+
+    date: DateValue = None
+    asleep: Num = None
+    core: Num = None
+    deep: Num = None
+    rem: Num = None
+    awake: Num = None
+    inBed: Num = None  # noqa: N815
+    totalSleep: Num = None  # noqa: N815
+    sleepStart: DateValue = None  # noqa: N815
+    sleepEnd: DateValue = None  # noqa: N815
+    inBedStart: DateValue = None  # noqa: N815
+    inBedEnd: DateValue = None  # noqa: N815
+    sleepSource: str | None = None  # noqa: N815
+    inBedSource: str | None = None  # noqa: N815
+    source: str | None = None
+    startDate: DateValue = None  # noqa: N815
+    endDate: DateValue = None  # noqa: N815
+    start: DateValue = None
+    end: DateValue = None
+    qty: Num = None
+    value: str | None = None
+
+
+class Envelope(Struct):
+    """For the OpenAPI schema only: the decode walks sections one by one."""
+
+    data: dict[str, list[Any]]
+
+
+def openapi_request_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "description": "A Health Auto Export REST API payload: {\"data\": {section: [...]}}.",
+        "required": ["data"],
+        "properties": {
+            "data": {
+                "type": "object",
+                "properties": {
+                    "metrics": {"type": "array", "items": _struct_schema(MetricSeries)},
+                    **{
+                        section: {"type": "array", "items": {"type": "object"}}
+                        for section in (
+                            "workouts",
+                            "symptoms",
+                            "ecg",
+                            "heartRateNotifications",
+                            "stateOfMind",
+                            "medications",
+                            "cycleTracking",
+                        )
+                    },
+                },
+                "additionalProperties": True,
+            }
+        },
+    }
+    return schema
+
+
+def _struct_schema(struct: type[Struct]) -> dict[str, Any]:
+    _, components = msgspec.json.schema_components([struct], ref_template="{name}")
+    inner: dict[str, Any] = components[struct.__name__]
+    props = inner.get("properties", {})
+    if "data" in props:
+        props["data"] = {"type": "array", "items": {"type": "object"}}
+    return inner

@@ -1,0 +1,160 @@
+"""Fixtures: a freshly migrated PostgreSQL+PostGIS test database, real Redis, the app in-process.
+
+Each test starts from empty tables (TRUNCATE after every test); the schema is built by the
+migrations, never by ``create_all``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth import service as auth_service
+from app.config import Settings
+from app.db.engine import create_sessionmaker
+from app.main import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT.parent / "shared" / "hae-samples"
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/hae_test"
+)
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+KEEP_TABLES = {"metric_types", "alembic_version", "spatial_ref_sys"}
+
+
+def _dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    return config
+
+
+async def _recreate_database(url: str) -> None:
+    name = make_url(url).database
+    admin = await asyncpg.connect(_dsn(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    assert SAMPLES.is_dir(), f"the shared sample payloads are missing: {SAMPLES}"
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+async def migrated_url() -> str:
+    await _recreate_database(TEST_DATABASE_URL)
+    await asyncio.to_thread(command.upgrade, alembic_config(TEST_DATABASE_URL), "head")
+    return TEST_DATABASE_URL
+
+
+@pytest.fixture(scope="session")
+def settings(migrated_url: str) -> Settings:
+    return Settings(
+        DATABASE_URL=migrated_url,
+        REDIS_URL=TEST_REDIS_URL,
+        HAE_ENV="test",
+        HAE_DB_POOL_SIZE=5,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def engine(app: Any) -> AsyncEngine:
+    engine: AsyncEngine = app.state.engine
+    return engine
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "migrated_url" not in request.fixturenames:
+        return
+    conn = await asyncpg.connect(_dsn(TEST_DATABASE_URL))
+    try:
+        tables = await conn.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+        )
+        names = [r["relname"] for r in tables if r["relname"] not in KEEP_TABLES]
+        if names:
+            await conn.execute(
+                "TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"
+            )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def make_key(engine: AsyncEngine) -> Callable[..., Any]:
+    """Factory: ``await make_key(user="alice", scopes=("write",))`` -> (user_id, token)."""
+
+    async def make(user: str = "alice", scopes: tuple[str, ...] = ("write", "read")) -> tuple[int, str]:
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session, session.begin():
+            existing = await auth_service.repo.user_by_name(session, user)
+            account = existing or await auth_service.create_user(session, user)
+            _, token = await auth_service.create_key(session, account, scopes=scopes)
+            return account.id, token
+
+    return make
+
+
+@pytest.fixture
+async def writer(make_key: Callable[..., Any]) -> tuple[int, dict[str, str]]:
+    user_id, token = await make_key()
+    return user_id, {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def db(engine: AsyncEngine) -> Callable[..., Any]:
+    """``await db("SELECT ...", **params)`` -> list of row mappings."""
+
+    async def query(sql: str, **params: Any) -> list[Any]:
+        async with engine.connect() as conn:
+            result = await conn.execute(text(sql), params)
+            return list(result.mappings())
+
+    return query
+
