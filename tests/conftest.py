@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,18 @@ from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "hae-samples"
-TEST_DATABASE_URL = os.environ.get(
+_BASE_TEST_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/hae_test"
 )
+# One database per pytest process, so concurrent runs (two developers' shells, CI) never share.
+_BASE_NAME = make_url(_BASE_TEST_URL).database or "hae_test"
+_STARTED = int(time.time())
+TEST_DATABASE_URL = (
+    make_url(_BASE_TEST_URL)
+    .set(database=f"{_BASE_NAME}_{_STARTED}_{os.getpid()}")
+    .render_as_string(hide_password=False)
+)
+_STALE_AFTER_S = 6 * 3600
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 KEEP_TABLES = {"metric_types", "alembic_version", "spatial_ref_sys"}
 
@@ -52,6 +62,13 @@ async def _recreate_database(url: str) -> None:
     name = make_url(url).database
     admin = await asyncpg.connect(_dsn(url, "postgres"))
     try:
+        # Databases left behind by killed runs (a live run finishes in minutes, not hours).
+        for row in await admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname ~ $1", f"^{_BASE_NAME}_[0-9]+_[0-9]+$"
+        ):
+            started = int(row["datname"].rsplit("_", 2)[1])
+            if started < _STARTED - _STALE_AFTER_S:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -63,6 +80,14 @@ async def _recreate_database(url: str) -> None:
         await conn.close()
 
 
+async def _drop_database(url: str) -> None:
+    admin = await asyncpg.connect(_dsn(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     assert SAMPLES.is_dir(), f"the shared sample payloads are missing: {SAMPLES}"
@@ -70,10 +95,11 @@ def samples_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-async def migrated_url() -> str:
+async def migrated_url() -> AsyncIterator[str]:
     await _recreate_database(TEST_DATABASE_URL)
     await asyncio.to_thread(command.upgrade, alembic_config(TEST_DATABASE_URL), "head")
-    return TEST_DATABASE_URL
+    yield TEST_DATABASE_URL
+    await _drop_database(TEST_DATABASE_URL)
 
 
 @pytest.fixture(scope="session")
@@ -99,12 +125,11 @@ def engine(app: Any) -> AsyncEngine:
     return engine
 
 
-@pytest.fixture(autouse=True)
-async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+@pytest.fixture
+async def clean_db(migrated_url: str) -> AsyncIterator[None]:
+    """Every test that touches the database leaves it empty for the next."""
     yield
-    if "migrated_url" not in request.fixturenames:
-        return
-    conn = await asyncpg.connect(_dsn(TEST_DATABASE_URL))
+    conn = await asyncpg.connect(_dsn(migrated_url))
     try:
         tables = await conn.fetch(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -120,14 +145,14 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: Any, clean_db: None) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
 
 
 @pytest.fixture
-def make_key(engine: AsyncEngine) -> Callable[..., Any]:
+def make_key(engine: AsyncEngine, clean_db: None) -> Callable[..., Any]:
     """Factory: ``await make_key(user="alice", scopes=("write",))`` -> (user_id, token)."""
 
     async def make(user: str = "alice", scopes: tuple[str, ...] = ("write", "read")) -> tuple[int, str]:
@@ -148,7 +173,7 @@ async def writer(make_key: Callable[..., Any]) -> tuple[int, dict[str, str]]:
 
 
 @pytest.fixture
-def db(engine: AsyncEngine) -> Callable[..., Any]:
+def db(engine: AsyncEngine, clean_db: None) -> Callable[..., Any]:
     """``await db("SELECT ...", **params)`` -> list of row mappings."""
 
     async def query(sql: str, **params: Any) -> list[Any]:

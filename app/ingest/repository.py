@@ -17,7 +17,7 @@ from sqlalchemy import Table, UniqueConstraint, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.base import Base
+from app.ingest import models
 from app.ingest.normalise.common import Rows
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -37,7 +37,7 @@ class TableSpec:
 
 @cache
 def spec(table_name: str) -> TableSpec:
-    table: Table = Base.metadata.tables[table_name]
+    table: Table = models.metadata.tables[table_name]
     if table_name == "workout_routes":
         key: tuple[str, ...] = ("workout_id",)
     else:

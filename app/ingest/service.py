@@ -131,9 +131,21 @@ class IngestService:
         return await self.process(ingestion_id, found.user_id, body)
 
     async def process(self, ingestion_id: int, user_id: int, body: bytes) -> dict[str, Any]:
-        started = time.perf_counter()
         async with self._engine.begin() as conn:
             await raw.mark_processing(conn, ingestion_id)
+        try:
+            return await self._process(ingestion_id, user_id, body)
+        except (MalformedPayload, InvalidEnvelope):
+            raise
+        except Exception as exc:
+            # The raw body stays archived; marked failed, it can be replayed once fixed.
+            log.exception("ingest.failed", ingestion_id=ingestion_id, error_type=type(exc).__name__)
+            async with self._engine.begin() as conn:
+                await raw.finish(conn, ingestion_id, status="failed", report=None, error=type(exc).__name__)
+            raise
+
+    async def _process(self, ingestion_id: int, user_id: int, body: bytes) -> dict[str, Any]:
+        started = time.perf_counter()
         try:
             sections = self._sections(body)
         except (MalformedPayload, InvalidEnvelope) as exc:

@@ -1,0 +1,174 @@
+"""Admin commands: ``python -m app.cli users|keys|ingestions ...``.
+
+Exit codes: 0 done, 2 usage, 3 already exists, 4 not found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.audit import repository as audit
+from app.auth import repository as auth_repo
+from app.auth import service as auth_service
+from app.config import get_settings
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.partitions import PartitionManager
+from app.ingest.normalise.common import month_of
+from app.ingest.service import IngestService
+from app.logging import configure as configure_logging
+
+EXIT_EXISTS = 3
+EXIT_NOT_FOUND = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    users = groups.add_parser("users", help="manage users").add_subparsers(dest="command", required=True)
+    users.add_parser("create", help="create a user").add_argument("name")
+    users.add_parser("list", help="list users")
+    users.add_parser("disable", help="disable a user: their keys stop working at once").add_argument("name")
+
+    keys = groups.add_parser("keys", help="manage API keys").add_subparsers(dest="command", required=True)
+    create = keys.add_parser("create", help="create a key; the key alone is the last output line")
+    create.add_argument("user")
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=auth_service.SCOPES,
+        help="write (the phone; default) and/or read (dashboards); repeat for both",
+    )
+    create.add_argument("--name", help="a label, e.g. the device")
+    create.add_argument("--expires-days", type=int, help="the key stops working after N days")
+    keys.add_parser("list", help="list keys (never their secrets)").add_argument("user", nargs="?")
+    keys.add_parser("revoke", help="revoke a key by its key id").add_argument("key_id")
+
+    ingestions = groups.add_parser("ingestions", help="raw payload archive").add_subparsers(
+        dest="command", required=True
+    )
+    replay = ingestions.add_parser("replay", help="reprocess archived bodies (idempotent)")
+    target = replay.add_mutually_exclusive_group(required=True)
+    target.add_argument("id", nargs="?", type=int)
+    target.add_argument("--failed", action="store_true", help="every ingestion marked failed")
+    return parser
+
+
+async def _run(args: argparse.Namespace, engine: AsyncEngine) -> int:
+    partitions = PartitionManager(engine)
+    await partitions.ensure("audit_log", {month_of(datetime.now(UTC))})
+    sessions = create_sessionmaker(engine)
+    now = datetime.now(UTC)
+    if args.group == "users":
+        async with sessions() as session, session.begin():
+            if args.command == "create":
+                try:
+                    user = await auth_service.create_user(session, args.name)
+                except auth_service.UserExists:
+                    print(f"user {args.name!r} exists already", file=sys.stderr)
+                    return EXIT_EXISTS
+                print(f"created user {user.name} (id {user.id})")
+            elif args.command == "list":
+                for user in await auth_repo.list_users(session):
+                    state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
+                    print(f"{user.id}\t{user.name}\t{state}\tcreated {user.created_at:%Y-%m-%d}")
+            elif args.command == "disable":
+                found = await auth_repo.user_by_name(session, args.name)
+                if found is None:
+                    print(f"no user {args.name!r}", file=sys.stderr)
+                    return EXIT_NOT_FOUND
+                if found.disabled_at is None:
+                    found.disabled_at = now
+                    await audit.record(session, action="user.disabled", user_id=found.id)
+                print(f"disabled user {found.name}")
+        return 0
+    if args.group == "keys":
+        async with sessions() as session, session.begin():
+            if args.command == "create":
+                owner = await auth_repo.user_by_name(session, args.user)
+                if owner is None:
+                    print(f"no user {args.user!r} (create it: users create NAME)", file=sys.stderr)
+                    return EXIT_NOT_FOUND
+                expires = now + timedelta(days=args.expires_days) if args.expires_days else None
+                key, token = await auth_service.create_key(
+                    session, owner, scopes=tuple(args.scope or ("write",)), label=args.name, expires_at=expires
+                )
+                print(f"created key {key.key_id} for {owner.name}, scopes {','.join(key.scopes)}")
+                print("the key is shown once; store it now:")
+                print(token)
+            elif args.command == "list":
+                user_id = None
+                if args.user:
+                    owner = await auth_repo.user_by_name(session, args.user)
+                    if owner is None:
+                        print(f"no user {args.user!r}", file=sys.stderr)
+                        return EXIT_NOT_FOUND
+                    user_id = owner.id
+                for key, name in await auth_repo.list_keys(session, user_id):
+                    state = "revoked" if key.revoked_at else "active"
+                    if key.expires_at and key.expires_at <= now:
+                        state = "expired"
+                    used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+                    print(f"{key.key_id}\t{name}\t{','.join(key.scopes)}\t{state}\tlast used {used}\t{key.name or ''}")
+            elif args.command == "revoke":
+                revoked = await auth_repo.revoke_key(session, args.key_id, now)
+                if revoked is None:
+                    print(f"no key {args.key_id!r}", file=sys.stderr)
+                    return EXIT_NOT_FOUND
+                await audit.record(
+                    session,
+                    action="key.revoked",
+                    user_id=revoked.user_id,
+                    api_key_id=revoked.id,
+                    details={"key_id": revoked.key_id},
+                )
+                print(f"revoked key {revoked.key_id}")
+        return 0
+    if args.group == "ingestions" and args.command == "replay":
+        service = IngestService(engine, partitions, get_settings())
+        if args.failed:
+            async with engine.connect() as conn:
+                ids = list(
+                    (await conn.execute(text("SELECT id FROM raw_ingestions WHERE status = 'failed' ORDER BY id"))).scalars()
+                )
+        else:
+            ids = [args.id]
+        for ingestion_id in ids:
+            try:
+                report = await service.replay(ingestion_id)
+            except LookupError:
+                print(f"no ingestion {ingestion_id}", file=sys.stderr)
+                return EXIT_NOT_FOUND
+            totals = report["totals"]
+            print(
+                f"{ingestion_id}\t{report['status']}\t"
+                + " ".join(f"{k}={v}" for k, v in totals.items())
+            )
+        return 0
+    return 2
+
+
+async def _main(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(json=settings.environment == "production", level="WARNING")
+    engine = create_engine(settings, pool_size=2)
+    try:
+        return await _run(args, engine)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return asyncio.run(_main(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
