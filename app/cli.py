@@ -20,7 +20,6 @@ from app.auth import service as auth_service
 from app.config import get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.partitions import PartitionManager
-from app.ingest.normalise.common import month_of
 from app.ingest.service import IngestService
 from app.logging import configure as configure_logging
 
@@ -32,12 +31,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
 
-    users = groups.add_parser("users", help="manage users").add_subparsers(dest="command", required=True)
+    users = groups.add_parser("users", help="manage users").add_subparsers(
+        dest="command", required=True
+    )
     users.add_parser("create", help="create a user").add_argument("name")
     users.add_parser("list", help="list users")
-    users.add_parser("disable", help="disable a user: their keys stop working at once").add_argument("name")
+    users.add_parser(
+        "disable", help="disable a user: their keys stop working at once"
+    ).add_argument("name")
 
-    keys = groups.add_parser("keys", help="manage API keys").add_subparsers(dest="command", required=True)
+    keys = groups.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="command", required=True
+    )
     create = keys.add_parser("create", help="create a key; the key alone is the last output line")
     create.add_argument("user")
     create.add_argument(
@@ -63,7 +68,6 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _run(args: argparse.Namespace, engine: AsyncEngine) -> int:
     partitions = PartitionManager(engine)
-    await partitions.ensure("audit_log", {month_of(datetime.now(UTC))})
     sessions = create_sessionmaker(engine)
     now = datetime.now(UTC)
     if args.group == "users":
@@ -77,7 +81,9 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine) -> int:
                 print(f"created user {user.name} (id {user.id})")
             elif args.command == "list":
                 for user in await auth_repo.list_users(session):
-                    state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
+                    state = (
+                        f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
+                    )
                     print(f"{user.id}\t{user.name}\t{state}\tcreated {user.created_at:%Y-%m-%d}")
             elif args.command == "disable":
                 found = await auth_repo.user_by_name(session, args.name)
@@ -98,7 +104,11 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine) -> int:
                     return EXIT_NOT_FOUND
                 expires = now + timedelta(days=args.expires_days) if args.expires_days else None
                 key, token = await auth_service.create_key(
-                    session, owner, scopes=tuple(args.scope or ("write",)), label=args.name, expires_at=expires
+                    session,
+                    owner,
+                    scopes=tuple(args.scope or ("write",)),
+                    label=args.name,
+                    expires_at=expires,
                 )
                 print(f"created key {key.key_id} for {owner.name}, scopes {','.join(key.scopes)}")
                 print("the key is shown once; store it now:")
@@ -116,7 +126,9 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine) -> int:
                     if key.expires_at and key.expires_at <= now:
                         state = "expired"
                     used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
-                    print(f"{key.key_id}\t{name}\t{','.join(key.scopes)}\t{state}\tlast used {used}\t{key.name or ''}")
+                    print(
+                        f"{key.key_id}\t{name}\t{','.join(key.scopes)}\t{state}\tlast used {used}\t{key.name or ''}"
+                    )
             elif args.command == "revoke":
                 revoked = await auth_repo.revoke_key(session, args.key_id, now)
                 if revoked is None:
@@ -136,7 +148,13 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine) -> int:
         if args.failed:
             async with engine.connect() as conn:
                 ids = list(
-                    (await conn.execute(text("SELECT id FROM raw_ingestions WHERE status = 'failed' ORDER BY id"))).scalars()
+                    (
+                        await conn.execute(
+                            text(
+                                "SELECT id FROM raw_ingestions WHERE status = 'failed' ORDER BY id"
+                            )
+                        )
+                    ).scalars()
                 )
         else:
             ids = [args.id]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"change-me", "changeme", "secret", "pepper", "replace-me", "xxx"}
 
 
 class Settings(BaseSettings):
@@ -55,6 +57,77 @@ class Settings(BaseSettings):
     raw_compression_level: int = Field(
         default=3, ge=1, le=19, validation_alias="HAE_RAW_COMPRESSION_LEVEL"
     )
+    key_pepper: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Server secret (>= 32 characters) keying the HMAC under which verified API keys are"
+            " cached in Redis; required in production, shared by all replicas. Unset in"
+            " development: a random one per process."
+        ),
+        validation_alias="HAE_KEY_PEPPER",
+    )
+    auth_cache_ttl_s: int = Field(
+        default=300,
+        ge=0,
+        description="How long a verified (key, secret) pair skips Argon2; 0 disables the cache.",
+        validation_alias="HAE_AUTH_CACHE_TTL_S",
+    )
+    auth_failures_per_key: int = Field(
+        default=10,
+        ge=1,
+        description="Failed attempts on one key id per window before further attempts get 429.",
+        validation_alias="HAE_AUTH_FAILURES_PER_KEY",
+    )
+    auth_failures_per_client: int = Field(
+        default=30,
+        ge=1,
+        description="Failed attempts from one client address per window before 429.",
+        validation_alias="HAE_AUTH_FAILURES_PER_CLIENT",
+    )
+    auth_failure_window_s: int = Field(
+        default=900, ge=1, validation_alias="HAE_AUTH_FAILURE_WINDOW_S"
+    )
+    rate_limit_requests: int = Field(
+        default=600,
+        ge=1,
+        description="Default requests per key per request window (a key may override it).",
+        validation_alias="HAE_RATE_LIMIT_REQUESTS",
+    )
+    rate_limit_window_s: int = Field(default=60, ge=1, validation_alias="HAE_RATE_LIMIT_WINDOW_S")
+    rate_limit_bytes: int = Field(
+        default=4 * 1024**3,
+        ge=1,
+        description=(
+            "Default body bytes per key per byte window (a key may override it); the default lets a"
+            " phone send a 200 MB backfill several times an hour."
+        ),
+        validation_alias="HAE_RATE_LIMIT_BYTES",
+    )
+    rate_limit_bytes_window_s: int = Field(
+        default=3600, ge=1, validation_alias="HAE_RATE_LIMIT_BYTES_WINDOW_S"
+    )
+    redis_timeout_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Redis socket timeout; past it the service falls back to per-process limits.",
+        validation_alias="HAE_REDIS_TIMEOUT_S",
+    )
+
+    @field_validator("key_pepper")
+    @classmethod
+    def _strong_pepper(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if len(secret) < 32 or secret.lower() in _PLACEHOLDERS or len(set(secret)) < 8:
+            raise ValueError("HAE_KEY_PEPPER must be a random secret of at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_pepper(self) -> Settings:
+        if self.environment == "production" and self.key_pepper is None:
+            raise ValueError("HAE_KEY_PEPPER is required when HAE_ENV=production")
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -93,13 +93,25 @@ class UnsupportedMediaType(AppError):
     type = "/problems/unsupported-media-type"
 
 
+class TooManyRequests(AppError):
+    status = 429
+    title = "Too Many Requests"
+    type = "/problems/rate-limited"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers["Retry-After"] = str(max(1, retry_after))
+
+
 class IngestFailed(AppError):
     status = 503
     title = "Ingestion not completed"
     type = "/problems/ingest-failed"
 
 
-def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

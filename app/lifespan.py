@@ -6,24 +6,44 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from app.auth.service import AuthService
 from app.config import Settings
 from app.db.engine import create_engine
 from app.db.partitions import PartitionManager
 from app.ingest.service import IngestService
+from app.ratelimit.limiter import Limiter
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine = create_engine(settings)
+    redis = create_redis(settings)
     partitions = PartitionManager(engine)
+    limiter = Limiter(redis)
     app.state.engine = engine
+    app.state.redis = redis
     app.state.partitions = partitions
-    app.state.auth = AuthService(engine)
+    app.state.limiter = limiter
+    app.state.auth = AuthService(
+        engine, settings, redis=redis, limiter=limiter, partitions=partitions
+    )
     app.state.ingest = IngestService(engine, partitions, settings)
     try:
         yield
     finally:
+        await redis.aclose()
         await engine.dispose()
+
+
+def create_redis(settings: Settings) -> Redis:
+    # Short timeouts: a Redis outage degrades to per-process limits, it never stalls requests.
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        health_check_interval=30,
+        client_name="hae-server",
+    )

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: a request id bound to every log line and echoed back."""
+"""Pure-ASGI middleware: a request id bound to every log line and echoed back; the response
+headers every answer carries (security headers, RateLimit state recorded by the dependencies)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.ratelimit.limiter import policy_headers
+
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# An API answers JSON to machines: nothing may frame, sniff, cache or embed it.
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+_STRICT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOC_PATHS = ("/docs", "/redoc")
 _HAE_CONTEXT = {
     b"automation-name": "automation_name",
     b"automation-id": "automation_id",
@@ -37,10 +50,19 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, **bound)
 
+        docs = scope["path"].startswith(_DOC_PATHS)
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(_SECURITY_HEADERS)
+                if not docs:
+                    headers.append(_STRICT_CSP)
+                limits = scope.get("state", {}).get("ratelimit")
+                if limits:
+                    for name, value in policy_headers(list(limits.values())).items():
+                        headers.append((name.lower().encode(), value.encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -23,11 +23,16 @@ target_metadata = Base.metadata
 _POSTGIS_TABLES = {"spatial_ref_sys", "geometry_columns", "geography_columns"}
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    if type_ == "table" and name is not None:
-        # Partitions are created on demand by the application, not by migrations.
-        if name in _POSTGIS_TABLES or is_partition_of(name, PARTITIONED):
-            return False
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    # Partitions are created on demand by the application, not by migrations.
+    if (
+        type_ == "table"
+        and name is not None
+        and (name in _POSTGIS_TABLES or is_partition_of(name, PARTITIONED))
+    ):
+        return False
     return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
 
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -127,8 +128,13 @@ def engine(app: Any) -> AsyncEngine:
 
 @pytest.fixture
 async def clean_db(migrated_url: str) -> AsyncIterator[None]:
-    """Every test that touches the database leaves it empty for the next."""
+    """Every test that touches the database (and Redis) leaves them empty for the next."""
     yield
+    redis = Redis.from_url(TEST_REDIS_URL)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
     conn = await asyncpg.connect(_dsn(migrated_url))
     try:
         tables = await conn.fetch(
@@ -137,6 +143,8 @@ async def clean_db(migrated_url: str) -> AsyncIterator[None]:
         )
         names = [r["relname"] for r in tables if r["relname"] not in KEEP_TABLES]
         if names:
+            # Replica mode skips the audit log's append-only triggers: tests only.
+            await conn.execute("SET session_replication_role = replica")
             await conn.execute(
                 "TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"
             )
@@ -155,7 +163,9 @@ async def client(app: Any, clean_db: None) -> AsyncIterator[httpx.AsyncClient]:
 def make_key(engine: AsyncEngine, clean_db: None) -> Callable[..., Any]:
     """Factory: ``await make_key(user="alice", scopes=("write",))`` -> (user_id, token)."""
 
-    async def make(user: str = "alice", scopes: tuple[str, ...] = ("write", "read")) -> tuple[int, str]:
+    async def make(
+        user: str = "alice", scopes: tuple[str, ...] = ("write", "read")
+    ) -> tuple[int, str]:
         sessions = create_sessionmaker(engine)
         async with sessions() as session, session.begin():
             existing = await auth_service.repo.user_by_name(session, user)
@@ -182,4 +192,3 @@ def db(engine: AsyncEngine, clean_db: None) -> Callable[..., Any]:
             return list(result.mappings())
 
     return query
-

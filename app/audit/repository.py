@@ -17,6 +17,7 @@ async def record(
     api_key_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    await conn.execute(text("SELECT hae_ensure_month_partition('audit_log', now())"))
     await conn.execute(
         text(
             "INSERT INTO audit_log (user_id, api_key_id, action, details)"
@@ -29,4 +30,3 @@ async def record(
             "details": msgspec.json.encode(details or {}).decode(),
         },
     )
-

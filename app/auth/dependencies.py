@@ -8,6 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.service import AuthService, Principal
+from app.errors import TooManyRequests
+from app.observability import metrics
+from app.ratelimit.limiter import Decision
 
 # Declared for OpenAPI; any one of the three is accepted.
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <key>")
@@ -20,14 +23,30 @@ def get_auth_service(request: Request) -> AuthService:
     return service
 
 
+def record_limits(request: Request, *decisions: Decision) -> None:
+    """Keep the latest state of each policy; the middleware turns it into RateLimit headers."""
+    state: dict[str, Decision] = getattr(request.state, "ratelimit", None) or {}
+    for decision in decisions:
+        state[decision.policy] = decision
+    request.state.ratelimit = state
+
+
 async def get_principal(
+    request: Request,
     service: Annotated[AuthService, Depends(get_auth_service)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_api_key: Annotated[str | None, Depends(_x_api_key)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     token = bearer.credentials if bearer is not None else (x_api_key or api_key)
-    return await service.authenticate(token)
+    principal = await service.authenticate(token, request.client.host if request.client else None)
+    admitted = await service.admit_request(principal)
+    byte_state = await service.reserve_bytes(principal, 0)
+    record_limits(request, admitted, byte_state)
+    if not admitted.allowed:
+        metrics.RATE_LIMITED.labels(kind="requests").inc()
+        raise TooManyRequests("request budget of this key is spent", retry_after=admitted.reset_s)
+    return principal
 
 
 async def writer(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, BigInteger, DateTime, ForeignKey, Identity, Index, Text, func
+from sqlalchemy import ARRAY, BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.base import Base
@@ -35,6 +35,9 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Per-key budgets; NULL means the server defaults (HAE_RATE_LIMIT_REQUESTS / _BYTES).
+    rate_limit_requests: Mapped[int | None] = mapped_column(Integer)
+    rate_limit_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
     user: Mapped[User] = relationship(back_populates="keys", lazy="raise")
 

@@ -21,6 +21,8 @@ class KeyRecord:
     expires_at: datetime | None
     revoked_at: datetime | None
     user_disabled_at: datetime | None
+    rate_limit_requests: int | None
+    rate_limit_bytes: int | None
 
 
 async def key_by_key_id(conn: AsyncConnection, key_id: str) -> KeyRecord | None:
@@ -28,7 +30,8 @@ async def key_by_key_id(conn: AsyncConnection, key_id: str) -> KeyRecord | None:
         await conn.execute(
             text(
                 "SELECT k.id, k.key_id, k.user_id, k.secret_hash, k.scopes, k.expires_at,"
-                " k.revoked_at, u.disabled_at AS user_disabled_at"
+                " k.revoked_at, u.disabled_at AS user_disabled_at,"
+                " k.rate_limit_requests, k.rate_limit_bytes"
                 " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_id = :key_id"
             ),
             {"key_id": key_id},
@@ -45,12 +48,16 @@ async def key_by_key_id(conn: AsyncConnection, key_id: str) -> KeyRecord | None:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         user_disabled_at=row.user_disabled_at,
+        rate_limit_requests=row.rate_limit_requests,
+        rate_limit_bytes=row.rate_limit_bytes,
     )
 
 
 async def touch_last_used(conn: AsyncConnection, key_pk: int, at: datetime) -> None:
     await conn.execute(
-        text("UPDATE api_keys SET last_used_at = :at WHERE id = :id AND (last_used_at IS NULL OR last_used_at < :at)"),
+        text(
+            "UPDATE api_keys SET last_used_at = :at WHERE id = :id AND (last_used_at IS NULL OR last_used_at < :at)"
+        ),
         {"id": key_pk, "at": at},
     )
 
@@ -70,8 +77,22 @@ async def list_keys(session: AsyncSession, user_id: int | None = None) -> list[t
     return [(key, name) for key, name in (await session.execute(query)).tuples()]
 
 
+async def key_by_public_id(session: AsyncSession, key_id: str) -> ApiKey | None:
+    return (
+        await session.execute(select(ApiKey).where(ApiKey.key_id == key_id))
+    ).scalar_one_or_none()
+
+
+async def key_ids_of_user(session: AsyncSession, user_id: int) -> list[str]:
+    return list(
+        (await session.execute(select(ApiKey.key_id).where(ApiKey.user_id == user_id))).scalars()
+    )
+
+
 async def revoke_key(session: AsyncSession, key_id: str, at: datetime) -> ApiKey | None:
-    key = (await session.execute(select(ApiKey).where(ApiKey.key_id == key_id))).scalar_one_or_none()
+    key = (
+        await session.execute(select(ApiKey).where(ApiKey.key_id == key_id))
+    ).scalar_one_or_none()
     if key is None:
         return None
     if key.revoked_at is None:

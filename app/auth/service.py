@@ -1,4 +1,10 @@
-"""Authentication and key lifecycle. Knows nothing of HTTP: the dependency reads headers."""
+"""Authentication and key lifecycle. Knows nothing of HTTP: the dependency reads headers.
+
+Verification: the key's row is read by its public key id on every request (so revocation, expiry
+and a disabled user take effect on the next request, whatever is cached); the slow Argon2 check
+is skipped when this (key, secret) pair was verified recently, remembered in Redis (shared by all
+replicas) and in process, under an HMAC so the secret itself never leaves the process.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +14,29 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit import repository as audit
 from app.auth import keys
 from app.auth import repository as repo
 from app.auth.models import ApiKey, User
-from app.errors import Forbidden, Unauthorized
+from app.config import Settings
+from app.db.partitions import PartitionManager
+from app.errors import Forbidden, TooManyRequests, Unauthorized
+from app.observability import metrics
+from app.ratelimit.limiter import Decision, Limiter
 
 log = structlog.get_logger(__name__)
 
 SCOPES = ("read", "write")
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 _VERIFIED_MAX = 10_000
+_INVALID = "invalid API key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +45,8 @@ class Principal:
     api_key_id: int
     key_id: str
     scopes: tuple[str, ...]
+    rate_limit_requests: int
+    rate_limit_bytes: int
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -42,62 +58,194 @@ class UserExists(Exception):
 
 
 class AuthService:
-    """Verifies keys: Argon2 once per (key, secret) per process, the key's state on every call."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        *,
+        redis: Redis | None,
+        limiter: Limiter,
+        partitions: PartitionManager,
+    ) -> None:
         self._engine = engine
-        # key id -> (HMAC of the secret under a per-process key, hash it was verified against).
-        # The secret itself is never kept; revocation and user state are read on every request.
-        self._verified: dict[str, tuple[bytes, str]] = {}
-        self._mac_key = secrets.token_bytes(32)
+        self._settings = settings
+        self._redis = redis
+        self._limiter = limiter
+        self._partitions = partitions
+        pepper = settings.key_pepper.get_secret_value() if settings.key_pepper else None
+        self._pepper = pepper.encode() if pepper else secrets.token_bytes(32)
+        self._verified: dict[str, bytes] = {}
         self._last_used: dict[int, datetime] = {}
 
-    def _mac(self, secret: str) -> bytes:
-        return hmac.new(self._mac_key, secret.encode(), hashlib.sha256).digest()
+    def _mac(self, key_id: str, secret_hash: str, secret: str) -> bytes:
+        # Bound to the stored hash too: a rotated or re-hashed key never matches an old entry.
+        message = f"{key_id}\0{secret_hash}\0{secret}".encode()
+        return hmac.new(self._pepper, message, hashlib.sha256).digest()
 
-    async def authenticate(self, token: str | None) -> Principal:
+    async def authenticate(self, token: str | None, client: str | None) -> Principal:
+        """The principal behind ``token``, or Unauthorized (one answer for every failure)."""
         if not token:
-            raise Unauthorized("an API key is required (Authorization: Bearer, X-API-Key or api-key)")
+            raise Unauthorized(
+                "an API key is required (Authorization: Bearer, X-API-Key or api-key)"
+            )
         parsed = keys.parse(token)
+        client_bucket = f"authfail:client:{client or 'unknown'}"
         if parsed is None:
-            raise Unauthorized("invalid API key")
+            await self._guard(client_bucket, None)
+            await self._failed("malformed", None, client, client_bucket, None)
         key_id, secret = parsed
+        key_bucket = f"authfail:key:{key_id}"
+        await self._guard(client_bucket, key_bucket)
         async with self._engine.connect() as conn:
             record = await repo.key_by_key_id(conn, key_id)
+        if record is None:
+            # Same Argon2 work as a wrong secret: timing does not reveal which key ids exist.
+            await asyncio.to_thread(keys.verify, keys.DUMMY_HASH, secret)
+            await self._failed("bad_credentials", key_id, client, client_bucket, key_bucket)
         if not await self._secret_ok(key_id, secret, record):
-            log.info("auth.failed", reason="bad_credentials")
-            raise Unauthorized("invalid API key")
-        assert record is not None
+            await self._failed("bad_credentials", key_id, client, client_bucket, key_bucket)
         now = datetime.now(UTC)
-        if record.revoked_at is not None or record.user_disabled_at is not None or (
-            record.expires_at is not None and record.expires_at <= now
+        if (
+            record.revoked_at is not None
+            or record.user_disabled_at is not None
+            or (record.expires_at is not None and record.expires_at <= now)
         ):
-            log.info("auth.failed", reason="inactive_key")
-            raise Unauthorized("invalid API key")
+            await self._failed("inactive_key", key_id, client, client_bucket, key_bucket)
         await self._touch(record.id, now)
-        return Principal(record.user_id, record.id, record.key_id, record.scopes)
+        return Principal(
+            user_id=record.user_id,
+            api_key_id=record.id,
+            key_id=record.key_id,
+            scopes=record.scopes,
+            rate_limit_requests=record.rate_limit_requests or self._settings.rate_limit_requests,
+            rate_limit_bytes=record.rate_limit_bytes or self._settings.rate_limit_bytes,
+        )
 
-    async def _secret_ok(self, key_id: str, secret: str, record: repo.KeyRecord | None) -> bool:
-        mac = self._mac(secret)
-        if record is not None:
-            cached = self._verified.get(key_id)
-            if cached is not None and cached[1] == record.secret_hash and hmac.compare_digest(cached[0], mac):
-                return True
-        stored = record.secret_hash if record is not None else keys.DUMMY_HASH
-        ok = await asyncio.to_thread(keys.verify, stored, secret)
-        if ok and record is not None:
-            if len(self._verified) >= _VERIFIED_MAX:
-                self._verified.clear()
-            self._verified[key_id] = (mac, record.secret_hash)
-        return ok and record is not None
+    async def _guard(self, client_bucket: str, key_bucket: str | None) -> None:
+        """429 before any Argon2 work once a client or a key id has failed too often."""
+        checks = [(client_bucket, self._settings.auth_failures_per_client)]
+        if key_bucket is not None:
+            checks.append((key_bucket, self._settings.auth_failures_per_key))
+        for bucket, limit in checks:
+            state = await self._limiter.hit(
+                "auth-failures",
+                bucket,
+                cost=0,
+                limit=limit,
+                window_s=self._settings.auth_failure_window_s,
+            )
+            if state.used >= limit:
+                metrics.RATE_LIMITED.labels(kind="auth_failures").inc()
+                raise TooManyRequests(
+                    "too many failed authentication attempts", retry_after=state.reset_s
+                )
+
+    async def _failed(
+        self,
+        reason: str,
+        key_id: str | None,
+        client: str | None,
+        client_bucket: str,
+        key_bucket: str | None,
+    ) -> NoReturn:
+        metrics.AUTH_FAILURES.labels(reason=reason).inc()
+        log.info("auth.failed", reason=reason)
+        window = self._settings.auth_failure_window_s
+        await self._limiter.hit(
+            "auth-failures", client_bucket, cost=1, limit=2**62, window_s=window
+        )
+        if key_bucket is not None:
+            await self._limiter.hit(
+                "auth-failures", key_bucket, cost=1, limit=2**62, window_s=window
+            )
+        async with self._engine.begin() as conn:
+            # The key id is public (it identifies, it does not authenticate); the secret is never kept.
+            await audit.record(
+                conn,
+                action="auth.failed",
+                details={"reason": reason, "key_id": key_id, "client": client},
+            )
+        raise Unauthorized(_INVALID)
+
+    async def _secret_ok(self, key_id: str, secret: str, record: repo.KeyRecord) -> bool:
+        mac = self._mac(key_id, record.secret_hash, secret)
+        if await self._cached(key_id, mac):
+            return True
+        if not await asyncio.to_thread(keys.verify, record.secret_hash, secret):
+            return False
+        await self._remember(key_id, mac)
+        return True
+
+    async def _cached(self, key_id: str, mac: bytes) -> bool:
+        if self._settings.auth_cache_ttl_s == 0:
+            return False
+        local = self._verified.get(key_id)
+        if local is not None and hmac.compare_digest(local, mac):
+            return True
+        if self._redis is None:
+            return False
+        try:
+            shared = await self._redis.get(f"hae:auth:{key_id}")
+        except (RedisError, OSError) as exc:
+            metrics.REDIS_FALLBACKS.labels(component="auth").inc()
+            log.warning("auth.redis_unavailable", error_type=type(exc).__name__)
+            return False
+        return isinstance(shared, bytes) and hmac.compare_digest(shared, mac)
+
+    async def _remember(self, key_id: str, mac: bytes) -> None:
+        ttl = self._settings.auth_cache_ttl_s
+        if ttl == 0:
+            return
+        if len(self._verified) >= _VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[key_id] = mac
+        if self._redis is None:
+            return
+        try:
+            await self._redis.set(f"hae:auth:{key_id}", mac, ex=ttl)
+        except (RedisError, OSError) as exc:
+            metrics.REDIS_FALLBACKS.labels(component="auth").inc()
+            log.warning("auth.redis_unavailable", error_type=type(exc).__name__)
 
     async def _touch(self, key_pk: int, now: datetime) -> None:
+        # last_used_at at one-minute resolution: at most one write per key a minute per process.
         last = self._last_used.get(key_pk)
         if last is not None and now - last < _LAST_USED_RESOLUTION:
             return
         self._last_used[key_pk] = now
         async with self._engine.begin() as conn:
             await repo.touch_last_used(conn, key_pk, now)
+
+    async def admit_request(self, principal: Principal) -> Decision:
+        """Take one request from the key's budget (429 when it is spent)."""
+        decision = await self._limiter.hit(
+            "requests",
+            f"requests:{principal.key_id}",
+            cost=1,
+            limit=principal.rate_limit_requests,
+            window_s=self._settings.rate_limit_window_s,
+        )
+        return decision
+
+    async def reserve_bytes(self, principal: Principal, size: int) -> Decision:
+        """Take ``size`` body bytes from the key's byte budget (0 only reads the state)."""
+        return await self._limiter.hit(
+            "bytes",
+            f"bytes:{principal.key_id}",
+            cost=size,
+            limit=principal.rate_limit_bytes,
+            window_s=self._settings.rate_limit_bytes_window_s,
+        )
+
+
+async def forget_verified(redis: Redis | None, key_ids: list[str]) -> None:
+    """Drop cached verifications (revocation does not depend on it, but there is no reason to keep them)."""
+    if redis is None or not key_ids:
+        return
+    try:
+        await redis.delete(*(f"hae:auth:{k}" for k in key_ids))
+    except (RedisError, OSError):
+        log.warning("auth.redis_unavailable", error_type="cache_invalidation")
 
 
 async def create_user(session: AsyncSession, name: str) -> User:
@@ -117,11 +265,13 @@ async def create_key(
     scopes: tuple[str, ...] = ("write",),
     label: str | None = None,
     expires_at: datetime | None = None,
+    rate_limit_requests: int | None = None,
+    rate_limit_bytes: int | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key; the token is returned once and never stored."""
     unknown = set(scopes) - set(SCOPES)
-    if unknown:
-        raise ValueError(f"unknown scopes: {sorted(unknown)}")
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {SCOPES}")
     new = keys.generate()
     secret_hash = await asyncio.to_thread(keys.hash_secret, new.secret)
     key = ApiKey(
@@ -131,6 +281,8 @@ async def create_key(
         secret_hash=secret_hash,
         scopes=sorted(set(scopes)),
         expires_at=expires_at,
+        rate_limit_requests=rate_limit_requests,
+        rate_limit_bytes=rate_limit_bytes,
     )
     session.add(key)
     await session.flush()
@@ -142,3 +294,34 @@ async def create_key(
         details={"key_id": key.key_id, "scopes": key.scopes},
     )
     return key, new.token
+
+
+async def rotate_key(
+    session: AsyncSession, old: ApiKey, *, grace: timedelta, now: datetime
+) -> tuple[ApiKey, str]:
+    """A new key with the old one's user, scopes and limits; the old one expires after ``grace``."""
+    owner = await session.get_one(User, old.user_id)
+    new, token = await create_key(
+        session,
+        owner,
+        scopes=tuple(old.scopes),
+        label=old.name,
+        expires_at=old.expires_at if old.expires_at and old.expires_at > now + grace else None,
+        rate_limit_requests=old.rate_limit_requests,
+        rate_limit_bytes=old.rate_limit_bytes,
+    )
+    deadline = now + grace
+    if old.expires_at is None or old.expires_at > deadline:
+        old.expires_at = deadline
+    await audit.record(
+        session,
+        action="key.rotated",
+        user_id=old.user_id,
+        api_key_id=old.id,
+        details={
+            "key_id": old.key_id,
+            "new_key_id": new.key_id,
+            "old_expires_at": deadline.isoformat(),
+        },
+    )
+    return new, token

@@ -39,7 +39,9 @@ def is_partition_of(name: str, parents: Iterable[str]) -> bool:
     for parent in parents:
         if name.startswith(parent + "_"):
             suffix = name[len(parent) + 1 :]
-            if suffix == "default" or (len(suffix) == 7 and suffix[0] == "p" and suffix[1:].isdigit()):
+            if suffix == "default" or (
+                len(suffix) == 7 and suffix[0] == "p" and suffix[1:].isdigit()
+            ):
                 return True
     return False
 

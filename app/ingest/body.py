@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from app.errors import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
 
@@ -14,23 +14,36 @@ async def read_limited(
     limit: int,
     content_length: str | None,
     content_encoding: str | None,
+    on_received: Callable[[int], Awaitable[None]] | None = None,
+    report_every: int = 1024 * 1024,
 ) -> bytes:
-    """The decoded body, refused with 413 as soon as it (or its decoded form) passes ``limit``."""
+    """The decoded body, refused with 413 as soon as it (or its decoded form) passes ``limit``.
+
+    ``on_received(n)`` is awaited for every ``report_every`` wire bytes (and the rest at the end):
+    the byte budget is charged while the body streams, so it can refuse it part way.
+    """
     if content_length is not None:
         try:
             declared = int(content_length)
         except ValueError:
             raise MalformedPayload("invalid Content-Length") from None
         if declared > limit:
-            raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}", limit=limit)
+            raise PayloadTooLarge(
+                f"body of {declared} bytes exceeds the limit of {limit}", limit=limit
+            )
     encoding = (content_encoding or "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip"):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported (use gzip)")
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding != "identity" else None
     body = bytearray()
     received = 0
+    unreported = 0
     async for chunk in chunks:
         received += len(chunk)
+        unreported += len(chunk)
+        if on_received is not None and unreported >= report_every:
+            await on_received(unreported)
+            unreported = 0
         if received > limit:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes", limit=limit)
         if inflater is None:
@@ -44,7 +57,11 @@ async def read_limited(
         except zlib.error as exc:
             raise MalformedPayload(f"invalid gzip body: {exc}") from None
         if len(body) > limit:
-            raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit} bytes", limit=limit)
+            raise PayloadTooLarge(
+                f"decompressed body exceeds the limit of {limit} bytes", limit=limit
+            )
+    if on_received is not None and unreported:
+        await on_received(unreported)
     if inflater is not None:
         if not inflater.eof:
             raise MalformedPayload("truncated gzip body")

@@ -55,13 +55,13 @@ def _parse_text(value: str) -> ParsedDate:
     match = _GENERAL.fullmatch(text)
     if match is None:
         if _DATE_ONLY.fullmatch(text):
-            raise DateOnlyError(f"date without a time of day: {text!r}")
-        raise DateError(f"unrecognised date: {text!r}")
+            raise DateOnlyError("date without a time of day")
+        raise DateError("unrecognised date format")
     year, month, day, hour, minute, second, fraction, ampm, zone = match.groups()
     h = int(hour)
     if ampm is not None:
         if not 1 <= h <= 12:
-            raise DateError(f"12-hour time with hour {h}: {text!r}")
+            raise DateError("12-hour time with an hour outside 1-12")
         h = h % 12 + (12 if ampm in "Pp" else 0)
     if zone == "Z":
         minutes = 0
@@ -69,7 +69,7 @@ def _parse_text(value: str) -> ParsedDate:
         digits = zone[1:].replace(":", "")
         minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
         if minutes > 18 * 60:
-            raise DateError(f"UTC offset out of range: {text!r}")
+            raise DateError("UTC offset out of range")
         minutes = -minutes if zone[0] == "-" else minutes
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
@@ -77,7 +77,7 @@ def _parse_text(value: str) -> ParsedDate:
             int(year), int(month), int(day), h, int(minute), int(second or 0), micro, _tz(minutes)
         )
     except ValueError as exc:
-        raise DateError(f"impossible date {text!r}: {exc}") from None
+        raise DateError(f"impossible date: {exc}") from None
     return dt.astimezone(UTC), minutes
 
 
@@ -88,7 +88,7 @@ def parse_date(value: object) -> ParsedDate:
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
         if not _EPOCH_MIN <= seconds <= _EPOCH_MAX:
-            raise DateError(f"epoch seconds out of range: {value!r}")
+            raise DateError("epoch seconds out of range")
         return datetime.fromtimestamp(seconds, UTC), 0
     if value is None:
         raise DateError("date is missing")
@@ -100,7 +100,7 @@ def parse_calendar_date(value: str, offset_minutes: int) -> datetime:
     try:
         day = datetime.strptime(value.strip(), "%Y-%m-%d")  # noqa: DTZ007 - tz set below
     except ValueError as exc:
-        raise DateError(f"unrecognised date: {value!r}") from exc
+        raise DateError("unrecognised date format") from exc
     return day.replace(tzinfo=_tz(offset_minutes))
 
 

@@ -435,5 +435,7 @@ raw_ingestions = Table(
     CheckConstraint(
         "status IN ('pending', 'processing', 'processed', 'failed', 'rejected')", name="status"
     ),
-    Index(None, "status", "received_at", postgresql_where=text("status IN ('pending', 'processing')")),
+    Index(
+        None, "status", "received_at", postgresql_where=text("status IN ('pending', 'processing')")
+    ),
 )

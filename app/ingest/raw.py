@@ -81,13 +81,16 @@ async def store(
             {"user_id": user_id, "sha256": sha256},
         )
     ).one()
-    return RawIngestion(existing.id, user_id, existing.status, existing.report, existing.error, created=False)
+    return RawIngestion(
+        existing.id, user_id, existing.status, existing.report, existing.error, created=False
+    )
 
 
 async def load_body(conn: AsyncConnection, ingestion_id: int) -> bytes:
     row = (
         await conn.execute(
-            text("SELECT body, compression FROM raw_ingestions WHERE id = :id"), {"id": ingestion_id}
+            text("SELECT body, compression FROM raw_ingestions WHERE id = :id"),
+            {"id": ingestion_id},
         )
     ).one()
     if row.compression != COMPRESSION:

@@ -37,10 +37,10 @@ class IngestReport(BaseModel):
     workouts: Counts | None = None
     symptoms: Counts | None = None
     ecg: Counts | None = None
-    heartRateNotifications: Counts | None = None  # noqa: N815 - the app's section name
-    stateOfMind: Counts | None = None  # noqa: N815
+    heartRateNotifications: Counts | None = None
+    stateOfMind: Counts | None = None
     medications: Counts | None = None
-    cycleTracking: Counts | None = None  # noqa: N815
+    cycleTracking: Counts | None = None
     unknown_metrics: list[str] = Field(
         default_factory=list, description="Metric names stored generically (no typed mapping)."
     )
@@ -61,6 +61,16 @@ class ReportBuilder:
     unknown_metrics: list[str] = field(default_factory=list)
     unknown_sections: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # Metric entries too broken to have a name: counted in the totals, listed in errors.
+    unnamed: dict[str, int] = field(
+        default_factory=lambda: {
+            "received": 0,
+            "inserted": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "rejected": 0,
+        }
+    )
 
     def add(
         self,
@@ -72,14 +82,21 @@ class ReportBuilder:
         updated: int = 0,
         rejected: int = 0,
     ) -> None:
-        target = self.metrics if section == "metrics" and name is not None else self.sections
-        key = name if section == "metrics" and name is not None else section
-        counts = target.setdefault(key, {"received": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0})
+        if section == "metrics":
+            counts = (
+                self.unnamed
+                if name is None
+                else self.metrics.setdefault(name, dict.fromkeys(self.unnamed, 0))
+            )
+        else:
+            counts = self.sections.setdefault(section, dict.fromkeys(self.unnamed, 0))
         counts["received"] += received
         counts["inserted"] += inserted
         counts["updated"] += updated
         counts["rejected"] += rejected
-        counts["unchanged"] = counts["received"] - counts["inserted"] - counts["updated"] - counts["rejected"]
+        counts["unchanged"] = (
+            counts["received"] - counts["inserted"] - counts["updated"] - counts["rejected"]
+        )
 
     def reject(self, errors: list[PointError]) -> None:
         self.error_count += len(errors)
@@ -89,7 +106,7 @@ class ReportBuilder:
 
     def build(self) -> dict[str, Any]:
         totals = {"received": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0}
-        for counts in [*self.metrics.values(), *self.sections.values()]:
+        for counts in [*self.metrics.values(), *self.sections.values(), self.unnamed]:
             for key in totals:
                 totals[key] += counts[key]
         report: dict[str, Any] = {

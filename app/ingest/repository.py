@@ -105,25 +105,26 @@ def _merge_sql(table_name: str, columns: tuple[str, ...], returning: str | None)
     cols = ", ".join(columns)
     ret = returning or "1"
     ret_update = f"t.{returning}" if returning else "1"
+    # Identifiers only, all from our own table metadata; values travel through COPY.
     return f"""
 WITH src AS (
-    SELECT DISTINCT ON ({', '.join(key)}) {cols}
-    FROM {stage} ORDER BY {', '.join(key)}, ctid DESC
+    SELECT DISTINCT ON ({", ".join(key)}) {cols}
+    FROM {stage} ORDER BY {", ".join(key)}, ctid DESC
 ), cur AS MATERIALIZED (
     SELECT src.*, (t.user_id IS NOT NULL) AS found, {changed} AS changed
     FROM src LEFT JOIN {table_name} t ON {join}
 ), ins AS (
     INSERT INTO {table_name} ({cols})
-    SELECT {', '.join(staged(c) for c in columns)} FROM cur WHERE NOT found
+    SELECT {", ".join(staged(c) for c in columns)} FROM cur WHERE NOT found
     ON CONFLICT DO NOTHING
     RETURNING {ret}
 ), upd AS (
-    UPDATE {table_name} t SET {', '.join(assignments)}
+    UPDATE {table_name} t SET {", ".join(assignments)}
     FROM cur WHERE cur.found AND cur.changed AND {update_join}
     RETURNING {ret_update}
 )
 SELECT ARRAY(SELECT * FROM ins) AS inserted, ARRAY(SELECT * FROM upd) AS updated
-"""
+"""  # noqa: S608
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:
@@ -156,7 +157,9 @@ async def upsert(
     return UpsertResult(len(rows.rows), len(inserted), len(updated), inserted, updated)
 
 
-async def metric_type_ids(conn: AsyncConnection, names: Sequence[tuple[str, bool]]) -> dict[str, int]:
+async def metric_type_ids(
+    conn: AsyncConnection, names: Sequence[tuple[str, bool]]
+) -> dict[str, int]:
     """Ids for metric names, registering the ones never seen before."""
     if not names:
         return {}
@@ -176,7 +179,9 @@ async def metric_type_ids(conn: AsyncConnection, names: Sequence[tuple[str, bool
     return {name: id_ for name, id_ in found}
 
 
-async def workout_ids(conn: AsyncConnection, user_id: int, natural_keys: list[str]) -> dict[str, Any]:
+async def workout_ids(
+    conn: AsyncConnection, user_id: int, natural_keys: list[str]
+) -> dict[str, Any]:
     found = await conn.execute(
         text(
             "SELECT natural_key, id FROM workouts "
@@ -185,3 +190,31 @@ async def workout_ids(conn: AsyncConnection, user_id: int, natural_keys: list[st
         {"user_id": user_id, "keys": natural_keys},
     )
     return {key: id_ for key, id_ in found}
+
+
+async def remove_stale_workout_series(
+    conn: AsyncConnection, user_id: int, series: Rows
+) -> list[Any]:
+    """Delete points of the (workout, series) pairs in ``series`` that it no longer contains.
+
+    A series the new version does not carry at all is kept: the app omits series when "include
+    workout metrics" is off, which is no reason to forget them.
+    """
+    if not series.rows:
+        return []
+    pick = [series.columns.index(c) for c in ("workout_id", "series", "start_at", "source")]
+    w, s, at, src = ([row[i] for row in series.rows] for i in pick)
+    removed = await conn.execute(
+        text(
+            "WITH k AS (SELECT * FROM unnest(CAST(:w AS uuid[]), CAST(:s AS text[]),"
+            " CAST(:at AS timestamptz[]), CAST(:src AS text[])) AS k(workout_id, series, start_at, source))"
+            " DELETE FROM workout_series t"
+            " WHERE t.user_id = :user_id AND t.workout_id = ANY(CAST(:workout_ids AS uuid[]))"
+            " AND (t.workout_id, t.series) IN (SELECT DISTINCT workout_id, series FROM k)"
+            " AND NOT EXISTS (SELECT 1 FROM k WHERE k.workout_id = t.workout_id"
+            " AND k.series = t.series AND k.start_at = t.start_at AND k.source IS NOT DISTINCT FROM t.source)"
+            " RETURNING t.workout_id"
+        ),
+        {"user_id": user_id, "workout_ids": sorted(set(w)), "w": w, "s": s, "at": at, "src": src},
+    )
+    return sorted(set(removed.scalars()))

@@ -7,13 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from app.auth.dependencies import PrincipalDep, WriterDep
+from app.auth.dependencies import PrincipalDep, WriterDep, record_limits
+from app.auth.service import AuthService
 from app.errors import (
     IngestFailed,
     InvalidEnvelope,
     MalformedPayload,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
     problem_response,
@@ -24,6 +26,7 @@ from app.ingest.body import read_limited
 from app.ingest.report import IngestReport
 from app.ingest.service import IngestService
 from app.ingest.wire import openapi_request_schema
+from app.observability import metrics
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -50,7 +53,12 @@ IngestServiceDep = Annotated[IngestService, Depends(get_ingest_service)]
     "/ingest",
     response_model=IngestReport,
     responses=problem_responses(
-        MalformedPayload, Unauthorized, PayloadTooLarge, UnsupportedMediaType, InvalidEnvelope, IngestFailed
+        MalformedPayload,
+        Unauthorized,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        InvalidEnvelope,
+        IngestFailed,
     ),
     openapi_extra={
         "requestBody": {
@@ -62,11 +70,28 @@ IngestServiceDep = Annotated[IngestService, Depends(get_ingest_service)]
 async def ingest(request: Request, principal: WriterDep, service: IngestServiceDep) -> Any:
     """Store a Health Auto Export payload; the report counts every point's fate."""
     settings = request.app.state.settings
+    auth: AuthService = request.app.state.auth
+    declared = request.headers.get("content-length")
+
+    async def charge(size: int) -> None:
+        decision = await auth.reserve_bytes(principal, size)
+        record_limits(request, decision)
+        if not decision.allowed:
+            metrics.RATE_LIMITED.labels(kind="bytes").inc()
+            raise TooManyRequests(
+                "byte budget of this key is spent", retry_after=decision.reset_s, policy="bytes"
+            )
+
+    # With a Content-Length the whole body is charged before a byte is read; without one, it is
+    # charged as it streams.
+    if declared is not None and declared.isdigit() and int(declared) <= settings.max_body_bytes:
+        await charge(int(declared))
     body = await read_limited(
         request.stream(),
         limit=settings.max_body_bytes,
-        content_length=request.headers.get("content-length"),
+        content_length=declared,
         content_encoding=request.headers.get("content-encoding"),
+        on_received=None if declared is not None else charge,
     )
     headers = {name: request.headers[name] for name in HAE_HEADERS if name in request.headers}
     report = await service.ingest(
@@ -95,7 +120,10 @@ async def ingest(request: Request, principal: WriterDep, service: IngestServiceD
     responses=problem_responses(Unauthorized, NotFound),
 )
 async def get_ingestion(
-    ingestion_id: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: PrincipalDep, request: Request) -> Any:
+    ingestion_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    principal: PrincipalDep,
+    request: Request,
+) -> Any:
     """The report of an earlier ingestion of this key's user."""
     async with request.app.state.engine.connect() as conn:
         found = await raw.get(conn, ingestion_id, principal.user_id)

@@ -64,7 +64,9 @@ def _depth_ok(body: bytes, limit: int) -> bool:
 
 
 class IngestService:
-    def __init__(self, engine: AsyncEngine, partitions: PartitionManager, settings: Settings) -> None:
+    def __init__(
+        self, engine: AsyncEngine, partitions: PartitionManager, settings: Settings
+    ) -> None:
         self._engine = engine
         self._partitions = partitions
         self._settings = settings
@@ -141,7 +143,9 @@ class IngestService:
             # The raw body stays archived; marked failed, it can be replayed once fixed.
             log.exception("ingest.failed", ingestion_id=ingestion_id, error_type=type(exc).__name__)
             async with self._engine.begin() as conn:
-                await raw.finish(conn, ingestion_id, status="failed", report=None, error=type(exc).__name__)
+                await raw.finish(
+                    conn, ingestion_id, status="failed", report=None, error=type(exc).__name__
+                )
             raise
 
     async def _process(self, ingestion_id: int, user_id: int, body: bytes) -> dict[str, Any]:
@@ -170,7 +174,6 @@ class IngestService:
             if key in sections:
                 await self._events(key, sections[key], table, columns, build, ctx, report)
         result = report.build()
-        await self._partitions.ensure("audit_log", {month_of(ctx.now)})
         async with self._engine.begin() as conn:
             await raw.finish(
                 conn,
@@ -219,11 +222,13 @@ class IngestService:
             data = top  # a bare {metrics, workouts, ...} object, as some tools save it
         else:
             raise InvalidEnvelope(
-                "expected {\"data\": {\"metrics\": [...], \"workouts\": [...], ...}}", field="data"
+                'expected {"data": {"metrics": [...], "workouts": [...], ...}}', field="data"
             )
         return data
 
-    async def _write(self, section: str, name: str | None, parts: list[Rows], report: ReportBuilder) -> list[repository.UpsertResult] | None:
+    async def _write(
+        self, section: str, name: str | None, parts: list[Rows], report: ReportBuilder
+    ) -> list[repository.UpsertResult] | None:
         """Write one series/section in its own transaction; a failure costs only this one."""
         for part in parts:
             await self._partitions.ensure(part.table, part.months)
@@ -232,17 +237,23 @@ class IngestService:
                 return [await repository.upsert(conn, part) for part in parts]
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
             label = f"{section}:{name}" if name else section
-            log.error("ingest.write_failed", section=section, metric=name, error_type=type(exc).__name__)
+            log.error(
+                "ingest.write_failed", section=section, metric=name, error_type=type(exc).__name__
+            )
             report.failed.append(f"{label}: storage error ({type(exc).__name__})")
             return None
 
     async def _metrics(self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder) -> None:
         errors: list[PointError] = []
         try:
-            items, _, _ = decode_items(raw_section, msgspec.Raw, section="metrics", name=None, errors=errors)
+            items, _, _ = decode_items(
+                raw_section, msgspec.Raw, section="metrics", name=None, errors=errors
+            )
         except NotAList as exc:
             report.add("metrics", None, received=1, rejected=1)
-            report.reject([PointError("metrics", None, None, None, f"`metrics` must be an array: {exc}")])
+            report.reject(
+                [PointError("metrics", None, None, None, f"`metrics` must be an array: {exc}")]
+            )
             return
         series_list: list[tuple[int, wire.MetricSeries]] = []
         for index, item in enumerate(items):
@@ -250,23 +261,37 @@ class IngestService:
                 series_list.append((index, _series_decoder.decode(item)))
             except msgspec.ValidationError as exc:
                 report.add("metrics", None, received=1, rejected=1)
-                report.reject([PointError("metrics", None, index, None, f"not a metric series: {exc}")])
+                report.reject(
+                    [PointError("metrics", None, index, None, f"not a metric series: {exc}")]
+                )
         names = sorted({(s.name, s.name in catalog.KNOWN) for _, s in series_list})
         async with self._engine.begin() as conn:
             ids = await repository.metric_type_ids(conn, names)
         report.unknown_metrics = sorted({n for n, known in names if not known})
-        for _, series in series_list:
+        for position, series in series_list:
             known = series.name in catalog.KNOWN
             try:
                 result = metrics.normalise_series(series, ctx, ids[series.name], known)
             except NotAList as exc:
                 report.add("metrics", series.name, received=1, rejected=1)
-                report.reject([PointError("metrics", series.name, None, "data", f"`data` must be an array: {exc}")])
+                report.reject(
+                    [
+                        PointError(
+                            "metrics",
+                            series.name,
+                            position,
+                            "data",
+                            f"`data` must be an array: {exc}",
+                        )
+                    ]
+                )
                 continue
             report.reject(result.errors)
             written = await self._write("metrics", series.name, result.rows, report)
             if written is None:
-                report.add("metrics", series.name, received=result.received, rejected=result.rejected)
+                report.add(
+                    "metrics", series.name, received=result.received, rejected=result.rejected
+                )
                 continue
             report.add(
                 "metrics",
@@ -289,7 +314,9 @@ class IngestService:
     ) -> None:
         errors: list[PointError] = []
         try:
-            items, indexes, received = decode_items(raw_section, dict, section=key, name=None, errors=errors)
+            items, indexes, received = decode_items(
+                raw_section, dict, section=key, name=None, errors=errors
+            )
         except NotAList as exc:
             report.add(key, None, received=1, rejected=1)
             report.reject([PointError(key, None, None, None, f"`{key}` must be an array: {exc}")])
@@ -300,7 +327,15 @@ class IngestService:
                 row = build(item, ctx)
             except Reject as exc:
                 index = indexes[i] if indexes is not None else i
-                errors.append(PointError(key, item.get("name") if isinstance(item.get("name"), str) else None, index, exc.field, exc.reason))
+                errors.append(
+                    PointError(
+                        key,
+                        item.get("name") if isinstance(item.get("name"), str) else None,
+                        index,
+                        exc.field,
+                        exc.reason,
+                    )
+                )
                 continue
             rows.rows.append(row)
             rows.months.add(month_of(row[1]))
@@ -308,15 +343,23 @@ class IngestService:
         written = await self._write(key, None, [rows], report)
         inserted = written[0].inserted if written else 0
         updated = written[0].updated if written else 0
-        report.add(key, None, received=received, inserted=inserted, updated=updated, rejected=len(errors))
+        report.add(
+            key, None, received=received, inserted=inserted, updated=updated, rejected=len(errors)
+        )
 
-    async def _workouts(self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder) -> None:
+    async def _workouts(
+        self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder
+    ) -> None:
         errors: list[PointError] = []
         try:
-            items, indexes, received = decode_items(raw_section, msgspec.Raw, section="workouts", name=None, errors=errors)
+            items, indexes, received = decode_items(
+                raw_section, msgspec.Raw, section="workouts", name=None, errors=errors
+            )
         except NotAList as exc:
             report.add("workouts", None, received=1, rejected=1)
-            report.reject([PointError("workouts", None, None, None, f"`workouts` must be an array: {exc}")])
+            report.reject(
+                [PointError("workouts", None, None, None, f"`workouts` must be an array: {exc}")]
+            )
             return
         parsed: list[workouts.Workout] = []
         rejected = len(errors)
@@ -335,7 +378,14 @@ class IngestService:
             report.add("workouts", None, received=received, rejected=rejected)
             return
         inserted, updated = outcome
-        report.add("workouts", None, received=received, inserted=inserted, updated=updated, rejected=rejected)
+        report.add(
+            "workouts",
+            None,
+            received=received,
+            inserted=inserted,
+            updated=updated,
+            rejected=rejected,
+        )
         # Bad series or route points inside a stored workout: left out, listed in errors.
         report.sections["workouts"]["points_rejected"] = len(errors) - rejected
 
@@ -350,7 +400,9 @@ class IngestService:
         try:
             async with self._engine.begin() as conn:
                 result = await repository.upsert(conn, head, returning="natural_key")
-                ids = await repository.workout_ids(conn, ctx.user_id, [w.natural_key for w in items])
+                ids = await repository.workout_ids(
+                    conn, ctx.user_id, [w.natural_key for w in items]
+                )
                 series = Rows("workout_series", workouts.SERIES_COLUMNS, months=series_months)
                 routes = Rows("workout_routes", workouts.ROUTE_COLUMNS)
                 owner: dict[Any, str] = {}
@@ -364,6 +416,10 @@ class IngestService:
                 for part in (series, routes):
                     written = await repository.upsert(conn, part, returning="workout_id")
                     touched.update(owner[k] for k in written.inserted_keys + written.updated_keys)
+                # A re-sent workout replaces its series: points it no longer carries (the app's
+                # recovery-in-heartRateData bug, a changed grouping) must not linger.
+                removed = await repository.remove_stale_workout_series(conn, ctx.user_id, series)
+                touched.update(owner[k] for k in removed)
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
             log.error("ingest.write_failed", section="workouts", error_type=type(exc).__name__)
             report.failed.append(f"workouts: storage error ({type(exc).__name__})")
@@ -375,6 +431,7 @@ class IngestService:
 
 def _raise_stored_rejection(problem: dict[str, Any]) -> None:
     error_type = MalformedPayload if problem.get("status") == 400 else InvalidEnvelope
-    extensions = {k: v for k, v in problem.items() if k not in {"type", "title", "status", "detail"}}
+    extensions = {
+        k: v for k, v in problem.items() if k not in {"type", "title", "status", "detail"}
+    }
     raise error_type(problem.get("detail"), **extensions)
-

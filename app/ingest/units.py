@@ -28,10 +28,28 @@ _family(
         "in": 0.0254,
     },
 )
-_family("kg", {"kg": 1.0, "g": 0.001, "lb": 0.45359237, "lbs": 0.45359237, "oz": 0.028349523125, "st": 6.35029318})
+_family(
+    "kg",
+    {
+        "kg": 1.0,
+        "g": 0.001,
+        "lb": 0.45359237,
+        "lbs": 0.45359237,
+        "oz": 0.028349523125,
+        "st": 6.35029318,
+    },
+)
 _family(
     "mL",
-    {"mL": 1.0, "ml": 1.0, "L": 1000.0, "l": 1000.0, "fl_oz_us": 29.5735295625, "fl_oz_imp": 28.4130625, "cup_us": 236.5882365},
+    {
+        "mL": 1.0,
+        "ml": 1.0,
+        "L": 1000.0,
+        "l": 1000.0,
+        "fl_oz_us": 29.5735295625,
+        "fl_oz_imp": 28.4130625,
+        "cup_us": 236.5882365,
+    },
 )
 _family(
     "m/s",
@@ -59,6 +77,7 @@ _TEMPERATURE: dict[str, tuple[float, float]] = {
 }
 for _name, (_factor, _offset) in _TEMPERATURE.items():
     _LINEAR[_name] = ("degC", _factor, _offset)
+
 
 def canonical(unit: str | None) -> tuple[str, float, float] | None:
     """(canonical unit, factor, offset) for a unit, or None when it has no known family."""

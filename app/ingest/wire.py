@@ -22,7 +22,9 @@ NULL = Raw(b"null")
 class MetricSeries(Struct):
     name: str
     units: str | None = None
-    data: Raw = field(default_factory=lambda: NULL)  # msgspec keeps a Raw out of unions: an absent or null array reads "null"
+    data: Raw = field(
+        default_factory=lambda: NULL
+    )  # msgspec keeps a Raw out of unions: an absent or null array reads "null"
 
 
 class QuantityPoint(Struct, gc=False):
@@ -39,7 +41,7 @@ class HrvPoint(Struct):
     source: str | None = None
     start: DateValue = None
     end: DateValue = None
-    heartbeatSeries: Raw = field(default_factory=lambda: NULL)  # noqa: N815
+    heartbeatSeries: Raw = field(default_factory=lambda: NULL)
 
 
 class HeartRatePoint(Struct, gc=False):
@@ -71,7 +73,7 @@ class TaggedQuantityPoint(Struct, gc=False):
     source: str | None = None
     start: DateValue = None
     end: DateValue = None
-    mealTime: str | None = None  # noqa: N815
+    mealTime: str | None = None
     reason: str | None = None
     value: str | None = None
 
@@ -95,17 +97,17 @@ class SleepPoint(Struct, gc=False):
     deep: Num = None
     rem: Num = None
     awake: Num = None
-    inBed: Num = None  # noqa: N815
-    totalSleep: Num = None  # noqa: N815
-    sleepStart: DateValue = None  # noqa: N815
-    sleepEnd: DateValue = None  # noqa: N815
-    inBedStart: DateValue = None  # noqa: N815
-    inBedEnd: DateValue = None  # noqa: N815
-    sleepSource: str | None = None  # noqa: N815
-    inBedSource: str | None = None  # noqa: N815
+    inBed: Num = None
+    totalSleep: Num = None
+    sleepStart: DateValue = None
+    sleepEnd: DateValue = None
+    inBedStart: DateValue = None
+    inBedEnd: DateValue = None
+    sleepSource: str | None = None
+    inBedSource: str | None = None
     source: str | None = None
-    startDate: DateValue = None  # noqa: N815
-    endDate: DateValue = None  # noqa: N815
+    startDate: DateValue = None
+    endDate: DateValue = None
     start: DateValue = None
     end: DateValue = None
     qty: Num = None
@@ -121,7 +123,7 @@ class Envelope(Struct):
 def openapi_request_schema() -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
-        "description": "A Health Auto Export REST API payload: {\"data\": {section: [...]}}.",
+        "description": 'A Health Auto Export REST API payload: {"data": {section: [...]}}.',
         "required": ["data"],
         "properties": {
             "data": {

@@ -21,7 +21,9 @@ PAYLOAD = g.envelope(
 
 
 def well_formed_key(key_id: str | None = None) -> str:
-    key_id = key_id or "".join(secrets.choice(string.digits + string.ascii_lowercase) for _ in range(12))
+    key_id = key_id or "".join(
+        secrets.choice(string.digits + string.ascii_lowercase) for _ in range(12)
+    )
     return f"hae_{key_id}_{''.join(secrets.choice(BASE62) for _ in range(43))}"
 
 
@@ -39,7 +41,7 @@ def assert_unauthorized(resp: httpx.Response) -> dict[str, Any]:
     assert resp.headers["www-authenticate"].lower().startswith("bearer")
     problem: dict[str, Any] = resp.json()
     assert {"type", "title", "status"} <= problem.keys()
-    assert problem["status"] == 401
+    assert (problem["type"], problem["status"]) == ("/problems/unauthorized", 401)
     return problem
 
 
@@ -171,5 +173,7 @@ async def test_inactive_key_is_401_even_after_it_worked(
 
     await execute(engine, sql, key_id=token.split("_")[1])
 
-    assert_unauthorized(await post(client, bearer(token)))
+    refused = assert_unauthorized(await post(client, bearer(token)))
     assert_unauthorized(await client.get("/v1/ingestions/1", headers=bearer(token)))
+    # One answer for every refusal: nothing tells a caller the key exists but is inactive.
+    assert refused == assert_unauthorized(await post(client, bearer(well_formed_key())))

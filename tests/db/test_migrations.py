@@ -11,7 +11,13 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_DATABASE_URL, _dsn, _drop_database, _recreate_database, alembic_config
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    _drop_database,
+    _dsn,
+    _recreate_database,
+    alembic_config,
+)
 
 MIGRATION_URL = (
     make_url(TEST_DATABASE_URL)

@@ -39,12 +39,19 @@ def body_of(payload: Any, raw: str = "") -> bytes:
     return json.dumps(payload).replace(f'"{MARK}"', raw).encode()
 
 
+# The documented problem types (README, "answer | when").
+TYPES = {400: "/problems/malformed-json", 422: "/problems/invalid-envelope"}
+
+
 def assert_problem(resp: httpx.Response, status: int) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"].startswith("application/problem+json")
     problem: dict[str, Any] = resp.json()
     assert {"type", "title", "status", "detail"} <= problem.keys(), problem
     assert problem["status"] == status
+    if status in TYPES:
+        assert problem["type"] == TYPES[status]
+        assert "field" in problem, problem
     return problem
 
 
@@ -93,8 +100,7 @@ async def test_malformed_json_is_400_problem_with_field(
 
     resp = await client.post("/v1/ingest", content=body, headers=headers)
 
-    problem = assert_problem(resp, 400)
-    assert "field" in problem
+    assert_problem(resp, 400)
     assert await count(db, "activity_metrics", user_id) == 0
 
 

@@ -37,7 +37,7 @@ def test_samples_are_present() -> None:
 async def _rows(db: Any, user_id: int) -> int:
     total = 0
     for table in (*METRIC_TABLES, *SECTION_TABLES.values()):
-        rows = await db(f"SELECT count(*) AS n FROM {table} WHERE user_id = :u", u=user_id)
+        rows = await db(f"SELECT count(*) AS n FROM {table} WHERE user_id = :u", u=user_id)  # noqa: S608
         total += rows[0]["n"]
     return total
 
@@ -47,7 +47,7 @@ async def test_sample_ingests_completely_and_once(
     path: Path, client: httpx.AsyncClient, writer: tuple[int, dict[str, str]], db: Any
 ) -> None:
     user_id, headers = writer
-    body = path.read_bytes()
+    body = path.read_bytes()  # noqa: ASYNC240 - a small fixture file
     expected = hae_count.count_records(json.loads(body))
     expected_total = sum(expected.values())
 
@@ -80,7 +80,8 @@ async def test_sample_reprocessed_changes_nothing(
 ) -> None:
     """Not just the duplicate shortcut: processing the same points again finds them unchanged."""
     user_id, headers = writer
-    first = (await client.post("/v1/ingest", content=path.read_bytes(), headers=headers)).json()
+    body = path.read_bytes()  # noqa: ASYNC240 - a small fixture file
+    first = (await client.post("/v1/ingest", content=body, headers=headers)).json()
 
     replayed = await app.state.ingest.replay(first["ingestion_id"])
 

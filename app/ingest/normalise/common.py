@@ -17,7 +17,7 @@ MIN_AT = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
 _json_encoder = msgspec.json.Encoder()
 
 
-class Reject(Exception):  # noqa: N818 - a rejection, not a failure
+class Reject(Exception):
     """One point cannot be stored: which field and why."""
 
     def __init__(self, field_name: str | None, reason: str) -> None:
@@ -72,7 +72,7 @@ class Context:
         except DateError as exc:
             raise Reject(field_name, str(exc)) from None
         if at < MIN_AT or at > self.max_at:
-            raise Reject(field_name, f"date out of the accepted range: {value!r}")
+            raise Reject(field_name, "date out of the accepted range (1900 to the near future)")
         return at, offset
 
     def maybe_when(self, value: object, field_name: str) -> tuple[datetime | None, int | None]:
@@ -81,10 +81,9 @@ class Context:
         return self.when(value, field_name)
 
 
-def number(value: object, field_name: str, *, required: bool = True, non_negative: bool = False) -> float | None:
+def optional_number(value: object, field_name: str, *, non_negative: bool = False) -> float | None:
+    """A finite number (ints accepted, booleans not), or None when absent."""
     if value is None:
-        if required:
-            raise Reject(field_name, "missing")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Reject(field_name, f"expected a number, got {type(value).__name__}")
@@ -92,7 +91,15 @@ def number(value: object, field_name: str, *, required: bool = True, non_negativ
     if not math.isfinite(number_):
         raise Reject(field_name, "not a finite number")
     if non_negative and number_ < 0:
-        raise Reject(field_name, f"negative value {number_!r} is impossible here")
+        raise Reject(field_name, "a negative value is impossible here")
+    return number_
+
+
+def number(value: object, field_name: str, *, non_negative: bool = False) -> float:
+    """A required finite number."""
+    number_ = optional_number(value, field_name, non_negative=non_negative)
+    if number_ is None:
+        raise Reject(field_name, "missing")
     return number_
 
 

@@ -11,6 +11,7 @@ from app.ingest.normalise.common import (
     Reject,
     bool_or_none,
     number,
+    optional_number,
     text_or_none,
     to_json,
 )
@@ -91,21 +92,20 @@ def ecg(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
         if isinstance(stamp, str):
             stamp = ctx.when(stamp, f"voltageMeasurements[{i}].date")[0].timestamp()
         at = number(stamp, f"voltageMeasurements[{i}].date")
-        assert voltage is not None and at is not None
         voltages.append(voltage)
         times.append(at)
         if isinstance(sample.get("units"), str):
             units.add(sample["units"])
     if len(units) > 1:
         raise Reject("voltageMeasurements", f"mixed voltage units {sorted(units)}")
-    count = number(item.get("numberOfVoltageMeasurements"), "numberOfVoltageMeasurements", required=False)
+    count = optional_number(item.get("numberOfVoltageMeasurements"), "numberOfVoltageMeasurements")
     return (
         ctx.user_id,
         *_span(item, ctx),
         text_or_none(item.get("classification"), "classification"),
         text_or_none(item.get("severity"), "severity"),
-        number(item.get("averageHeartRate"), "averageHeartRate", required=False, non_negative=True),
-        number(item.get("samplingFrequency"), "samplingFrequency", required=False, non_negative=True),
+        optional_number(item.get("averageHeartRate"), "averageHeartRate", non_negative=True),
+        optional_number(item.get("samplingFrequency"), "samplingFrequency", non_negative=True),
         int(count) if count is not None else None,
         units.pop() if units else None,
         voltages or None,
@@ -135,7 +135,10 @@ def heart_rate_notification(item: dict[str, Any], ctx: Context) -> tuple[Any, ..
     heart_rate = item.get(hr_key)
     hrv = item.get(hrv_key)
     values: list[float] = []
-    for key, series, value_keys in ((hr_key, heart_rate, ("heartRate", "hr")), (hrv_key, hrv, ("hrv",))):
+    for key, series, value_keys in (
+        (hr_key, heart_rate, ("heartRate", "hr")),
+        (hrv_key, hrv, ("hrv",)),
+    ):
         if series is None:
             continue
         if not isinstance(series, list):
@@ -162,7 +165,7 @@ def heart_rate_notification(item: dict[str, Any], ctx: Context) -> tuple[Any, ..
         ctx.user_id,
         *_span(item, ctx),
         text_or_none(kind, "heartNotification"),
-        number(item.get("threshold"), "threshold", required=False),
+        optional_number(item.get("threshold"), "threshold"),
         source_name,
         source_id,
         len(values),
@@ -180,14 +183,24 @@ STATE_OF_MIND_COLUMNS = (
     "metadata", "extra", "ingestion_id",
 )  # fmt: skip
 _SOM_FIELDS = frozenset(
-    {"start", "end", "id", "kind", "labels", "associations", "valence", "valenceClassification", "metadata"}
+    {
+        "start",
+        "end",
+        "id",
+        "kind",
+        "labels",
+        "associations",
+        "valence",
+        "valenceClassification",
+        "metadata",
+    }
 )
 
 
 def state_of_mind(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
-    valence = number(item.get("valence"), "valence", required=False)
+    valence = optional_number(item.get("valence"), "valence")
     if valence is not None and not -1 <= valence <= 1:
-        raise Reject("valence", f"valence {valence!r} is outside -1..1")
+        raise Reject("valence", "valence outside -1..1")
     classification = item.get("valenceClassification")
     modelled = _SOM_FIELDS
     if classification is not None and not isinstance(classification, str):
@@ -240,7 +253,7 @@ def medication(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
         text_or_none(item.get("form"), "form"),
         text_or_none(item.get("status"), "status"),
         bool_or_none(item.get("isArchived"), "isArchived"),
-        number(item.get("dosage"), "dosage", required=False, non_negative=True),
+        optional_number(item.get("dosage"), "dosage", non_negative=True),
         to_json(codings),
         _extra(item, _MED_FIELDS),
         ctx.ingestion_id,

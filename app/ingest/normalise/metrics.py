@@ -15,6 +15,7 @@ from app.ingest.normalise.common import (
     Rows,
     month_of,
     number,
+    optional_number,
     to_json,
 )
 from app.ingest.normalise.decode import decode_any, decode_items
@@ -180,10 +181,11 @@ def normalise_series(
     return result
 
 
-def _quantity(point: Any, ctx: Context, unit: str | None, metric_id: int | None, name: str) -> tuple[Any, ...]:
+def _quantity(
+    point: Any, ctx: Context, unit: str | None, metric_id: int | None, name: str
+) -> tuple[Any, ...]:
     start, end, offset = _bounds(point, ctx)
     qty = number(point.qty, "qty", non_negative=name in catalog.NON_NEGATIVE)
-    assert qty is not None
     extra = None
     if isinstance(point, wire.HrvPoint) and bytes(point.heartbeatSeries) != b"null":
         extra = to_json({"heartbeatSeries": decode_any(point.heartbeatSeries)})
@@ -202,61 +204,129 @@ def _quantity(point: Any, ctx: Context, unit: str | None, metric_id: int | None,
     )
 
 
-def _heart_rate(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+def _heart_rate(
+    point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str
+) -> tuple[Any, ...]:
     start, end, offset = _bounds(point, ctx)
     if point.min is None and point.avg is None and point.max is None:
         # A raw sample sent as a plain quantity: one beat rate, so min = avg = max.
         qty = number(point.qty, "Avg")
-        low = avg = high = qty
+        low: float | None = qty
+        avg: float | None = qty
+        high: float | None = qty
     else:
-        low = number(point.min, "Min", required=False)
-        avg = number(point.avg, "Avg", required=False)
-        high = number(point.max, "Max", required=False)
+        low = optional_number(point.min, "Min")
+        avg = optional_number(point.avg, "Avg")
+        high = optional_number(point.max, "Max")
     for field_name, value in (("Min", low), ("Avg", avg), ("Max", high)):
         if value is not None and not 0 < value <= HEART_RATE_MAX:
-            raise Reject(field_name, f"heart rate {value!r} is impossible")
+            raise Reject(field_name, f"a heart rate outside 0-{HEART_RATE_MAX:g} is impossible")
     if low is not None and high is not None and low > high:
         raise Reject("Min", "Min is greater than Max")
-    return (ctx.user_id, start, end, offset, point.source, low, avg, high, unit, point.context, ctx.ingestion_id)
+    return (
+        ctx.user_id,
+        start,
+        end,
+        offset,
+        point.source,
+        low,
+        avg,
+        high,
+        unit,
+        point.context,
+        ctx.ingestion_id,
+    )
 
 
-def _blood_pressure(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+def _blood_pressure(
+    point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str
+) -> tuple[Any, ...]:
     start, end, offset = _bounds(point, ctx)
     systolic = number(point.systolic, "systolic")
     diastolic = number(point.diastolic, "diastolic")
-    assert systolic is not None and diastolic is not None
     for field_name, value in (("systolic", systolic), ("diastolic", diastolic)):
         if not 0 < value <= BLOOD_PRESSURE_MAX:
-            raise Reject(field_name, f"blood pressure {value!r} is impossible")
-    return (ctx.user_id, start, end, offset, point.source, systolic, diastolic, unit, ctx.ingestion_id)
+            raise Reject(
+                field_name, f"blood pressure outside 0-{BLOOD_PRESSURE_MAX:g} mmHg is impossible"
+            )
+    return (
+        ctx.user_id,
+        start,
+        end,
+        offset,
+        point.source,
+        systolic,
+        diastolic,
+        unit,
+        ctx.ingestion_id,
+    )
 
 
-def _glucose(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+def _glucose(
+    point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str
+) -> tuple[Any, ...]:
     start, end, offset = _bounds(point, ctx)
     qty = number(point.qty, "qty", non_negative=True)
-    assert qty is not None
     canonical = to_canonical(qty, unit)
-    return (ctx.user_id, start, end, offset, point.source, qty, unit, canonical, point.mealTime, ctx.ingestion_id)
+    return (
+        ctx.user_id,
+        start,
+        end,
+        offset,
+        point.source,
+        qty,
+        unit,
+        canonical,
+        point.mealTime,
+        ctx.ingestion_id,
+    )
 
 
-def _insulin(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+def _insulin(
+    point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str
+) -> tuple[Any, ...]:
     start, end, offset = _bounds(point, ctx)
     qty = number(point.qty, "qty", non_negative=True)
-    return (ctx.user_id, start, end, offset, point.source, qty, unit, point.reason, ctx.ingestion_id)
+    return (
+        ctx.user_id,
+        start,
+        end,
+        offset,
+        point.source,
+        qty,
+        unit,
+        point.reason,
+        ctx.ingestion_id,
+    )
 
 
-def _hygiene(point: Any, ctx: Context, unit: str | None, metric_id: int | None, _n: str) -> tuple[Any, ...]:
+def _hygiene(
+    point: Any, ctx: Context, unit: str | None, metric_id: int | None, _n: str
+) -> tuple[Any, ...]:
     start, end, offset = _bounds(point, ctx)
-    qty = number(point.qty, "qty", required=False, non_negative=True)
+    qty = optional_number(point.qty, "qty", non_negative=True)
     if qty is None and point.value is None:
         raise Reject("qty", "missing (neither qty nor value)")
-    return (ctx.user_id, metric_id, start, end, offset, point.source, qty, unit, point.value, ctx.ingestion_id)
+    return (
+        ctx.user_id,
+        metric_id,
+        start,
+        end,
+        offset,
+        point.source,
+        qty,
+        unit,
+        point.value,
+        ctx.ingestion_id,
+    )
 
 
-def _sexual_activity(point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str) -> tuple[Any, ...]:
+def _sexual_activity(
+    point: Any, ctx: Context, unit: str | None, _m: int | None, _n: str
+) -> tuple[Any, ...]:
     start, end, offset = _bounds(point, ctx)
     counts = [
-        number(getattr(point, attr), label, required=False, non_negative=True)
+        optional_number(getattr(point, attr), label, non_negative=True)
         for attr, label in (
             ("unspecified", "Unspecified"),
             ("protection_used", "Protection Used"),
@@ -293,7 +363,9 @@ _TABLES: dict[Storage, tuple[str, tuple[str, ...]]] = {
 _GENERIC_SKIP = {"date", "start", "end", "source", "qty"}
 
 
-def _unknown(series: wire.MetricSeries, ctx: Context, metric_id: int | None, result: SeriesResult) -> None:
+def _unknown(
+    series: wire.MetricSeries, ctx: Context, metric_id: int | None, result: SeriesResult
+) -> None:
     """A metric we have no mapping for: ``qty`` when it has one, every other field in ``extra``."""
     name, unit = series.name, series.units
     points, indexes, result.received = decode_items(
@@ -308,7 +380,7 @@ def _unknown(series: wire.MetricSeries, ctx: Context, metric_id: int | None, res
             source = point.get("source")
             if source is not None and not isinstance(source, str):
                 raise Reject("source", "expected a string")
-            qty = number(point.get("qty"), "qty", required=False)
+            qty = optional_number(point.get("qty"), "qty")
             extra = {k: v for k, v in point.items() if k not in _GENERIC_SKIP}
             if qty is None and not extra:
                 raise Reject("qty", "missing (the point carries no value)")
@@ -318,7 +390,19 @@ def _unknown(series: wire.MetricSeries, ctx: Context, metric_id: int | None, res
             continue
         canonical = to_canonical(qty, unit) if qty is not None else None
         out.rows.append(
-            (ctx.user_id, metric_id, start, end, offset, source, qty, unit, canonical, to_json(extra), ctx.ingestion_id)
+            (
+                ctx.user_id,
+                metric_id,
+                start,
+                end,
+                offset,
+                source,
+                qty,
+                unit,
+                canonical,
+                to_json(extra),
+                ctx.ingestion_id,
+            )
         )
         out.months.add(month_of(start))
     result.rows.append(out)

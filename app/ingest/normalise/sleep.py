@@ -4,12 +4,18 @@ stage segments -> ``sleep_segments``. A series may mix both; each point goes whe
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-import re
-
 from app.ingest.dates import DateError, parse_calendar_date
-from app.ingest.normalise.common import Context, PointError, Reject, Rows, month_of, number
+from app.ingest.normalise.common import (
+    Context,
+    PointError,
+    Reject,
+    Rows,
+    month_of,
+    optional_number,
+)
 
 SLEEP_COLUMNS = (
     "user_id",
@@ -83,7 +89,7 @@ def _segment(point: Any, ctx: Context, unit: str | None) -> tuple[Any, ...]:
     end, end_offset = ctx.when(end_value, "endDate")
     if end < start:
         raise Reject("endDate", "segment ends before it starts")
-    qty = number(point.qty, "qty", required=False, non_negative=True)
+    qty = optional_number(point.qty, "qty", non_negative=True)
     return (
         ctx.user_id,
         start,
@@ -117,7 +123,7 @@ def _night(point: Any, ctx: Context, unit: str | None) -> tuple[Any, ...]:
             raise Reject("date", str(exc)) from None
     else:
         night, offset = ctx.when(point.date, "date")
-    values = [number(getattr(point, name), name, required=False, non_negative=True) for name in _STAGES]
+    values = [optional_number(getattr(point, name), name, non_negative=True) for name in _STAGES]
     if all(value is None for value in values):
         raise Reject("asleep", "missing (no sleep duration)")
     offsets = [off for _, off in bounds]

@@ -20,6 +20,7 @@ from app.ingest.normalise.common import (
     bool_or_none,
     month_of,
     number,
+    optional_number,
     text_or_none,
     to_json,
 )
@@ -136,7 +137,7 @@ def _workout(index: int, item: Any, ctx: Context, errors: list[PointError]) -> W
         natural_key = f"v2:{external_id}"
     else:
         natural_key = f"v1:{name}|{start.isoformat()}|{end.isoformat()}"
-    duration = number(item.get("duration"), "duration", required=False, non_negative=True)
+    duration = optional_number(item.get("duration"), "duration", non_negative=True)
     metadata = item.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise Reject("metadata", "expected an object")
@@ -224,10 +225,10 @@ def _series(
             if not isinstance(point, dict):
                 raise Reject(None, "expected an object")
             at, offset = ctx.when(point.get("date"), "date")
-            qty = number(point.get("qty"), "qty", required=False)
-            low = number(point.get("Min"), "Min", required=False)
-            avg = number(point.get("Avg"), "Avg", required=False)
-            high = number(point.get("Max"), "Max", required=False)
+            qty = optional_number(point.get("qty"), "qty")
+            low = optional_number(point.get("Min"), "Min")
+            avg = optional_number(point.get("Avg"), "Avg")
+            high = optional_number(point.get("Max"), "Max")
             if qty is None and low is None and avg is None and high is None:
                 raise Reject("qty", "missing")
             source = text_or_none(point.get("source"), "source")
@@ -238,7 +239,21 @@ def _series(
             continue
         extra = {k: v for k, v in point.items() if k not in _SERIES_POINT_KEYS}
         workout.series.append(
-            (ctx.user_id, None, key, at, offset, source, qty, low, avg, high, unit, to_json(extra), ctx.ingestion_id)
+            (
+                ctx.user_id,
+                None,
+                key,
+                at,
+                offset,
+                source,
+                qty,
+                low,
+                avg,
+                high,
+                unit,
+                to_json(extra),
+                ctx.ingestion_id,
+            )
         )
         workout.series_months.add(month_of(at))
 
@@ -255,13 +270,12 @@ def _route(
                 raise Reject(None, "expected an object")
             lat = number(point.get("latitude", point.get("lat")), "latitude")
             lon = number(point.get("longitude", point.get("lon")), "longitude")
-            assert lat is not None and lon is not None
             if not -90 <= lat <= 90:
-                raise Reject("latitude", f"latitude {lat!r} is impossible")
+                raise Reject("latitude", "latitude outside -90..90")
             if not -180 <= lon <= 180:
-                raise Reject("longitude", f"longitude {lon!r} is impossible")
+                raise Reject("longitude", "longitude outside -180..180")
             at, offset = ctx.when(point.get("timestamp"), "timestamp")
-            values = [number(point.get(key), key, required=False) for key, _ in _ROUTE_FIELDS]
+            values = [optional_number(point.get(key), key) for key, _ in _ROUTE_FIELDS]
         except Reject as exc:
             where = f"route[{i}]" + (f".{exc.field}" if exc.field else "")
             errors.append(PointError("workouts", name, index, where, exc.reason))
@@ -278,7 +292,10 @@ def _route(
         ewkb_m(coords),
         len(coords),
         offsets,
-        *(arrays[column] if any(v is not None for v in arrays[column]) else None for _, column in _ROUTE_FIELDS),
+        *(
+            arrays[column] if any(v is not None for v in arrays[column]) else None
+            for _, column in _ROUTE_FIELDS
+        ),
         version,
         ctx.ingestion_id,
     )
