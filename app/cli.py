@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,6 +23,7 @@ from app.config import get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.partitions import PartitionManager
 from app.ingest.service import IngestService
+from app.lifespan import create_redis
 from app.logging import configure as configure_logging
 
 EXIT_EXISTS = 3
@@ -53,8 +56,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--name", help="a label, e.g. the device")
     create.add_argument("--expires-days", type=int, help="the key stops working after N days")
+    create.add_argument(
+        "--rate-limit-requests", type=int, help="requests per window (default: server's)"
+    )
+    create.add_argument(
+        "--rate-limit-bytes", type=int, help="body bytes per window (default: server's)"
+    )
     keys.add_parser("list", help="list keys (never their secrets)").add_argument("user", nargs="?")
     keys.add_parser("revoke", help="revoke a key by its key id").add_argument("key_id")
+    rotate = keys.add_parser(
+        "rotate",
+        help="new key with the same user, scopes and limits; the old one expires after a grace period",
+    )
+    rotate.add_argument("key_id")
+    rotate.add_argument("--grace-hours", type=float, default=24.0)
+
+    audit_cmd = groups.add_parser("audit", help="show the audit trail (newest first)")
+    audit_cmd.add_argument("--user", help="only this user's records")
+    audit_cmd.add_argument(
+        "--action", help="only this action, e.g. ingest, key.revoked, auth.failed"
+    )
+    audit_cmd.add_argument("--since", type=_aware_datetime, help="ISO 8601 time, e.g. 2026-11-01")
+    audit_cmd.add_argument("--until", type=_aware_datetime, help="ISO 8601 time (exclusive)")
+    audit_cmd.add_argument("--limit", type=int, default=100)
 
     ingestions = groups.add_parser("ingestions", help="raw payload archive").add_subparsers(
         dest="command", required=True
@@ -66,10 +90,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _run(args: argparse.Namespace, engine: AsyncEngine) -> int:
+def _aware_datetime(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def _run(args: argparse.Namespace, engine: AsyncEngine, redis: Redis) -> int:
     partitions = PartitionManager(engine)
     sessions = create_sessionmaker(engine)
     now = datetime.now(UTC)
+    forget: list[str] = []
     if args.group == "users":
         async with sessions() as session, session.begin():
             if args.command == "create":
@@ -93,7 +123,9 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine) -> int:
                 if found.disabled_at is None:
                     found.disabled_at = now
                     await audit.record(session, action="user.disabled", user_id=found.id)
+                forget = await auth_repo.key_ids_of_user(session, found.id)
                 print(f"disabled user {found.name}")
+        await auth_service.forget_verified(redis, forget)
         return 0
     if args.group == "keys":
         async with sessions() as session, session.begin():
@@ -142,6 +174,41 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine) -> int:
                     details={"key_id": revoked.key_id},
                 )
                 print(f"revoked key {revoked.key_id}")
+                forget = [revoked.key_id]
+            elif args.command == "rotate":
+                old = await auth_repo.key_by_public_id(session, args.key_id)
+                if old is None or old.revoked_at is not None:
+                    print(f"no active key {args.key_id!r}", file=sys.stderr)
+                    return EXIT_NOT_FOUND
+                new, token = await auth_service.rotate_key(
+                    session, old, grace=timedelta(hours=args.grace_hours), now=now
+                )
+                print(
+                    f"created key {new.key_id}; {old.key_id} stops working at {old.expires_at:%Y-%m-%d %H:%M} UTC"
+                )
+                print("the key is shown once; store it now:")
+                print(token)
+        await auth_service.forget_verified(redis, forget)
+        return 0
+    if args.group == "audit":
+        async with sessions() as session:
+            user_id = None
+            if args.user:
+                owner = await auth_repo.user_by_name(session, args.user)
+                if owner is None:
+                    print(f"no user {args.user!r}", file=sys.stderr)
+                    return EXIT_NOT_FOUND
+                user_id = owner.id
+            records = await audit.search(
+                session,
+                user_id=user_id,
+                action=args.action,
+                since=args.since,
+                until=args.until,
+                limit=args.limit,
+            )
+        for record in records:
+            print(json.dumps(record, default=str, ensure_ascii=False))
         return 0
     if args.group == "ingestions" and args.command == "replay":
         service = IngestService(engine, partitions, get_settings())
@@ -178,9 +245,11 @@ async def _main(argv: Sequence[str] | None) -> int:
     settings = get_settings()
     configure_logging(json=settings.environment == "production", level="WARNING")
     engine = create_engine(settings, pool_size=2)
+    redis = create_redis(settings)
     try:
-        return await _run(args, engine)
+        return await _run(args, engine, redis)
     finally:
+        await redis.aclose()
         await engine.dispose()
 
 

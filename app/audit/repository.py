@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.audit.models import audit_log
 
 
 async def record(
@@ -30,3 +33,28 @@ async def record(
             "details": msgspec.json.encode(details or {}).decode(),
         },
     )
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    user_id: int | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    query = (
+        select(audit_log)
+        .order_by(audit_log.c.occurred_at.desc(), audit_log.c.id.desc())
+        .limit(limit)
+    )
+    if user_id is not None:
+        query = query.where(audit_log.c.user_id == user_id)
+    if action is not None:
+        query = query.where(audit_log.c.action == action)
+    if since is not None:
+        query = query.where(audit_log.c.occurred_at >= since)
+    if until is not None:
+        query = query.where(audit_log.c.occurred_at < until)
+    return [dict(row) for row in (await session.execute(query)).mappings()]
