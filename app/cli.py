@@ -125,7 +125,7 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine, redis: Redis) -> i
                     await audit.record(session, action="user.disabled", user_id=found.id)
                 forget = await auth_repo.key_ids_of_user(session, found.id)
                 print(f"disabled user {found.name}")
-        await auth_service.forget_verified(redis, forget)
+        await auth_service.forget_verified(redis, get_settings(), forget)
         return 0
     if args.group == "keys":
         async with sessions() as session, session.begin():
@@ -188,7 +188,7 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine, redis: Redis) -> i
                 )
                 print("the key is shown once; store it now:")
                 print(token)
-        await auth_service.forget_verified(redis, forget)
+        await auth_service.forget_verified(redis, get_settings(), forget)
         return 0
     if args.group == "audit":
         async with sessions() as session:

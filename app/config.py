@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     rate_limit_bytes_window_s: int = Field(
         default=3600, ge=1, validation_alias="HAE_RATE_LIMIT_BYTES_WINDOW_S"
     )
+    redis_prefix: str = Field(
+        default="hae",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Namespace of every Redis key, so several deployments can share one Redis.",
+        validation_alias="HAE_REDIS_PREFIX",
+    )
     redis_timeout_s: float = Field(
         default=0.5,
         gt=0,

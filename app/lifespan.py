@@ -22,7 +22,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     redis = create_redis(settings)
     partitions = PartitionManager(engine)
-    limiter = Limiter(redis)
+    limiter = Limiter(redis, prefix=f"{settings.redis_prefix}:rl")
     app.state.engine = engine
     app.state.redis = redis
     app.state.partitions = partitions

@@ -42,6 +42,7 @@ TEST_DATABASE_URL = (
     .render_as_string(hide_password=False)
 )
 _STALE_AFTER_S = 6 * 3600
+REDIS_PREFIX = f"test{os.getpid()}"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 KEEP_TABLES = {"metric_types", "alembic_version", "spatial_ref_sys"}
 
@@ -108,6 +109,7 @@ def settings(migrated_url: str) -> Settings:
     return Settings(
         DATABASE_URL=migrated_url,
         REDIS_URL=TEST_REDIS_URL,
+        HAE_REDIS_PREFIX=REDIS_PREFIX,
         HAE_ENV="test",
         HAE_DB_POOL_SIZE=5,
     )
@@ -132,7 +134,10 @@ async def clean_db(migrated_url: str) -> AsyncIterator[None]:
     yield
     redis = Redis.from_url(TEST_REDIS_URL)
     try:
-        await redis.flushdb()
+        # Only this process's keys: other test runs may share the Redis database.
+        stale = [key async for key in redis.scan_iter(match=f"{REDIS_PREFIX}:*", count=1000)]
+        if stale:
+            await redis.delete(*stale)
     finally:
         await redis.aclose()
     conn = await asyncpg.connect(_dsn(migrated_url))

@@ -185,7 +185,7 @@ class AuthService:
         if self._redis is None:
             return False
         try:
-            shared = await self._redis.get(f"hae:auth:{key_id}")
+            shared = await self._redis.get(cache_key(self._settings, key_id))
         except (RedisError, OSError) as exc:
             metrics.REDIS_FALLBACKS.labels(component="auth").inc()
             log.warning("auth.redis_unavailable", error_type=type(exc).__name__)
@@ -202,7 +202,7 @@ class AuthService:
         if self._redis is None:
             return
         try:
-            await self._redis.set(f"hae:auth:{key_id}", mac, ex=ttl)
+            await self._redis.set(cache_key(self._settings, key_id), mac, ex=ttl)
         except (RedisError, OSError) as exc:
             metrics.REDIS_FALLBACKS.labels(component="auth").inc()
             log.warning("auth.redis_unavailable", error_type=type(exc).__name__)
@@ -238,12 +238,16 @@ class AuthService:
         )
 
 
-async def forget_verified(redis: Redis | None, key_ids: list[str]) -> None:
+def cache_key(settings: Settings, key_id: str) -> str:
+    return f"{settings.redis_prefix}:auth:{key_id}"
+
+
+async def forget_verified(redis: Redis | None, settings: Settings, key_ids: list[str]) -> None:
     """Drop cached verifications (revocation does not depend on it, but there is no reason to keep them)."""
     if redis is None or not key_ids:
         return
     try:
-        await redis.delete(*(f"hae:auth:{k}" for k in key_ids))
+        await redis.delete(*(cache_key(settings, k) for k in key_ids))
     except (RedisError, OSError):
         log.warning("auth.redis_unavailable", error_type="cache_invalidation")
 

@@ -58,7 +58,7 @@ class Decision:
 
 
 class Limiter:
-    def __init__(self, redis: Redis | None, *, prefix: str = "hae:rl") -> None:
+    def __init__(self, redis: Redis | None, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_SCRIPT) if redis is not None else None
