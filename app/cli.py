@@ -25,6 +25,7 @@ from app.db.partitions import PartitionManager
 from app.ingest.service import IngestService
 from app.lifespan import create_redis
 from app.logging import configure as configure_logging
+from app.quality import repository as quality_repo
 
 EXIT_EXISTS = 3
 EXIT_NOT_FOUND = 4
@@ -79,6 +80,20 @@ def _parser() -> argparse.ArgumentParser:
     audit_cmd.add_argument("--since", type=_aware_datetime, help="ISO 8601 time, e.g. 2026-11-01")
     audit_cmd.add_argument("--until", type=_aware_datetime, help="ISO 8601 time (exclusive)")
     audit_cmd.add_argument("--limit", type=int, default=100)
+
+    quality_cmd = groups.add_parser(
+        "quality", help="improbable values that were stored and flagged"
+    )
+    quality_cmd.add_argument("--user")
+    quality_cmd.add_argument("--metric")
+    quality_cmd.add_argument("--since", type=_aware_datetime)
+    quality_cmd.add_argument("--until", type=_aware_datetime)
+    quality_cmd.add_argument("--limit", type=int, default=100)
+    fresh = groups.add_parser("freshness", help="last data per user, metric and automation")
+    fresh.add_argument("--user")
+    fresh.add_argument(
+        "--silent-hours", type=float, help="only users whose last ingest is older than this"
+    )
 
     ingestions = groups.add_parser("ingestions", help="raw payload archive").add_subparsers(
         dest="command", required=True
@@ -189,6 +204,39 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine, redis: Redis) -> i
                 print("the key is shown once; store it now:")
                 print(token)
         await auth_service.forget_verified(redis, get_settings(), forget)
+        return 0
+    if args.group in ("quality", "freshness"):
+        user_id = None
+        if args.user:
+            async with sessions() as session:
+                owner = await auth_repo.user_by_name(session, args.user)
+            if owner is None:
+                print(f"no user {args.user!r}", file=sys.stderr)
+                return EXIT_NOT_FOUND
+            user_id = owner.id
+        async with engine.connect() as conn:
+            if args.group == "quality":
+                records = await quality_repo.list_flags(
+                    conn,
+                    user_id=user_id,
+                    metric=args.metric,
+                    since=args.since,
+                    until=args.until,
+                    limit=args.limit,
+                )
+            else:
+                records = await quality_repo.freshness(conn, user_id)
+        if args.group == "freshness" and args.silent_hours is not None:
+            cutoff = now - timedelta(hours=args.silent_hours)
+            latest: dict[str, datetime] = {}
+            for record in records:
+                user = record["user"]
+                latest[user] = max(
+                    latest.get(user, record["last_ingested_at"]), record["last_ingested_at"]
+                )
+            records = [r for r in records if latest[r["user"]] < cutoff]
+        for record in records:
+            print(json.dumps(record, default=str, ensure_ascii=False))
         return 0
     if args.group == "audit":
         async with sessions() as session:

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db.engine import create_engine
 from app.db.partitions import PartitionManager
 from app.ingest.service import IngestService
+from app.observability.health import migration_head
 from app.ratelimit.limiter import Limiter
 
 
@@ -31,6 +32,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine, settings, redis=redis, limiter=limiter, partitions=partitions
     )
     app.state.ingest = IngestService(engine, partitions, settings)
+    app.state.migration_head = migration_head()
     try:
         yield
     finally:

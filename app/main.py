@@ -9,7 +9,9 @@ from app.config import Settings, get_settings
 from app.ingest.router import router as ingest_router
 from app.lifespan import lifespan
 from app.logging import configure as configure_logging
-from app.middleware import RequestContextMiddleware
+from app.middleware import MetricsMiddleware, RequestContextMiddleware
+from app.observability.health import router as health_router
+from app.observability.status import router as status_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,6 +26,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(ingest_router)
+    app.include_router(health_router)
+    app.include_router(status_router)
+    # Added last = outermost: the request id is bound before anything logs.
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -4,11 +4,13 @@ headers every answer carries (security headers, RateLimit state recorded by the 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.observability import metrics
 from app.ratelimit.limiter import policy_headers
 
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -70,3 +72,50 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             structlog.contextvars.clear_contextvars()
+
+
+# Probes and scrapes would drown the signal: no metrics, no access log for them.
+_QUIET_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+access_log = structlog.get_logger("app.access")
+
+
+class MetricsMiddleware:
+    """Per-route-template counts and durations, and one structured access-log event."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _QUIET_PATHS:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_capturing(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        metrics.HTTP_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_capturing)
+        finally:
+            metrics.HTTP_IN_FLIGHT.dec()
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            metrics.HTTP_REQUESTS.labels(template, method, f"{status // 100}xx").inc()
+            metrics.HTTP_DURATION.labels(template, method).observe(elapsed)
+            access_log.info(
+                "http.request",
+                method=method,
+                route=template,
+                status=status,
+                duration_s=round(elapsed, 4),
+            )
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -40,6 +41,7 @@ async def get_principal(
 ) -> Principal:
     token = bearer.credentials if bearer is not None else (x_api_key or api_key)
     principal = await service.authenticate(token, request.client.host if request.client else None)
+    structlog.contextvars.bind_contextvars(user_id=principal.user_id)
     admitted = await service.admit_request(principal)
     byte_state = await service.reserve_bytes(principal, 0)
     record_limits(request, admitted, byte_state)

@@ -187,6 +187,7 @@ class AuthService:
         try:
             shared = await self._redis.get(cache_key(self._settings, key_id))
         except (RedisError, OSError) as exc:
+            metrics.REDIS_ERRORS.inc()
             metrics.REDIS_FALLBACKS.labels(component="auth").inc()
             log.warning("auth.redis_unavailable", error_type=type(exc).__name__)
             return False
@@ -204,6 +205,7 @@ class AuthService:
         try:
             await self._redis.set(cache_key(self._settings, key_id), mac, ex=ttl)
         except (RedisError, OSError) as exc:
+            metrics.REDIS_ERRORS.inc()
             metrics.REDIS_FALLBACKS.labels(component="auth").inc()
             log.warning("auth.redis_unavailable", error_type=type(exc).__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -61,6 +62,9 @@ class ReportBuilder:
     unknown_metrics: list[str] = field(default_factory=list)
     unknown_sections: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # (kind, name, newest point) of every series/section written: for data freshness.
+    freshness: list[tuple[str, str, datetime]] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)  # rejection reason class -> count
     # Metric entries too broken to have a name: counted in the totals, listed in errors.
     unnamed: dict[str, int] = field(
         default_factory=lambda: {
@@ -100,6 +104,9 @@ class ReportBuilder:
 
     def reject(self, errors: list[PointError]) -> None:
         self.error_count += len(errors)
+        for error in errors:
+            reason = reason_class(error)
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
         room = MAX_ERRORS - len(self.errors)
         if room > 0:
             self.errors.extend(e.as_dict() for e in errors[:room])
@@ -123,6 +130,30 @@ class ReportBuilder:
         if self.failed:
             report["failed"] = self.failed
         return report
+
+
+def reason_class(error: PointError) -> str:
+    """A closed set for metrics labels: date, missing, type, range, value, other."""
+    reason = error.reason
+    field_name = (error.field or "").rsplit(".", 1)[-1]
+    if "date" in reason or field_name in {
+        "date",
+        "start",
+        "end",
+        "startDate",
+        "endDate",
+        "timestamp",
+    }:
+        return "date"
+    if reason.startswith("missing") or "missing required field" in reason:
+        return "missing"
+    if reason.startswith("expected") or reason.startswith("Expected"):
+        return "type"
+    if "impossible" in reason or "outside" in reason or "out of range" in reason:
+        return "range"
+    if "finite" in reason or "negative" in reason:
+        return "value"
+    return "other"
 
 
 def as_duplicate(report: dict[str, Any]) -> dict[str, Any]:

@@ -22,10 +22,14 @@ from app.config import Settings
 from app.db.partitions import PartitionManager
 from app.errors import InvalidEnvelope, MalformedPayload
 from app.ingest import catalog, raw, repository, wire
-from app.ingest.normalise import events, metrics, workouts
+from app.ingest.normalise import events, workouts
+from app.ingest.normalise import metrics as metric_series
 from app.ingest.normalise.common import Context, PointError, Reject, Rows, month_of
 from app.ingest.normalise.decode import NotAList, decode_items
 from app.ingest.report import ReportBuilder, as_duplicate
+from app.observability import metrics
+from app.quality import repository as quality
+from app.quality import rules
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +111,7 @@ class IngestService:
         content_encoding: str | None = None,
     ) -> dict[str, Any]:
         """Archive then process one body; the report says what happened to every point."""
+        metrics.INGEST_BYTES.inc(len(body))
         ingestion = await self.receive(
             user_id=user_id,
             api_key_id=api_key_id,
@@ -118,7 +123,10 @@ class IngestService:
         if not ingestion.created:
             if ingestion.status == "processed" and ingestion.report is not None:
                 log.info("ingest.duplicate", ingestion_id=ingestion.id)
-                return as_duplicate(ingestion.report)
+                duplicate = as_duplicate(ingestion.report)
+                metrics.INGEST_PAYLOADS.labels(outcome="duplicate").inc()
+                _count_points(duplicate)
+                return duplicate
             if ingestion.status == "rejected" and ingestion.report is not None:
                 _raise_stored_rejection(ingestion.report)
         return await self.process(ingestion.id, user_id, body)
@@ -133,13 +141,16 @@ class IngestService:
         return await self.process(ingestion_id, found.user_id, body)
 
     async def process(self, ingestion_id: int, user_id: int, body: bytes) -> dict[str, Any]:
+        structlog.contextvars.bind_contextvars(ingestion_id=ingestion_id, user_id=user_id)
         async with self._engine.begin() as conn:
             await raw.mark_processing(conn, ingestion_id)
         try:
             return await self._process(ingestion_id, user_id, body)
         except (MalformedPayload, InvalidEnvelope):
+            metrics.INGEST_PAYLOADS.labels(outcome="rejected").inc()
             raise
         except Exception as exc:
+            metrics.INGEST_PAYLOADS.labels(outcome="failed").inc()
             # The raw body stays archived; marked failed, it can be replayed once fixed.
             log.exception("ingest.failed", ingestion_id=ingestion_id, error_type=type(exc).__name__)
             async with self._engine.begin() as conn:
@@ -182,6 +193,7 @@ class IngestService:
                 report=result,
                 error="; ".join(report.failed) or None,
             )
+            await quality.record_freshness(conn, user_id, ingestion_id, report.freshness)
             await audit.record(
                 conn,
                 action="ingest",
@@ -193,11 +205,12 @@ class IngestService:
                     "totals": result["totals"],
                 },
             )
+        elapsed = time.perf_counter() - started
+        _observe(result, report.reasons, elapsed)
         log.info(
             "ingest.processed",
-            ingestion_id=ingestion_id,
             status=result["status"],
-            duration_s=round(time.perf_counter() - started, 4),
+            duration_s=round(elapsed, 4),
             **result["totals"],
         )
         return result
@@ -227,14 +240,16 @@ class IngestService:
         return data
 
     async def _write(
-        self, section: str, name: str | None, parts: list[Rows], report: ReportBuilder
+        self, section: str, name: str | None, parts: list[Rows], report: ReportBuilder, ctx: Context
     ) -> list[repository.UpsertResult] | None:
         """Write one series/section in its own transaction; a failure costs only this one."""
+        flags, ctx.flags = ctx.flags, []
         for part in parts:
             await self._partitions.ensure(part.table, part.months)
         try:
             async with self._engine.begin() as conn:
-                return [await repository.upsert(conn, part) for part in parts]
+                results = [await repository.upsert(conn, part) for part in parts]
+                await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
             label = f"{section}:{name}" if name else section
             log.error(
@@ -242,6 +257,14 @@ class IngestService:
             )
             report.failed.append(f"{label}: storage error ({type(exc).__name__})")
             return None
+        for flag in flags:
+            metrics.QUALITY_FLAGGED.labels(metric=rules.family(flag.metric)).inc()
+        newest = _newest(parts)
+        if newest is not None:
+            report.freshness.append(
+                ("metric" if section == "metrics" else "section", name or section, newest)
+            )
+        return results
 
     async def _metrics(self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder) -> None:
         errors: list[PointError] = []
@@ -271,7 +294,7 @@ class IngestService:
         for position, series in series_list:
             known = series.name in catalog.KNOWN
             try:
-                result = metrics.normalise_series(series, ctx, ids[series.name], known)
+                result = metric_series.normalise_series(series, ctx, ids[series.name], known)
             except NotAList as exc:
                 report.add("metrics", series.name, received=1, rejected=1)
                 report.reject(
@@ -287,7 +310,7 @@ class IngestService:
                 )
                 continue
             report.reject(result.errors)
-            written = await self._write("metrics", series.name, result.rows, report)
+            written = await self._write("metrics", series.name, result.rows, report, ctx)
             if written is None:
                 report.add(
                     "metrics", series.name, received=result.received, rejected=result.rejected
@@ -340,7 +363,7 @@ class IngestService:
             rows.rows.append(row)
             rows.months.add(month_of(row[1]))
         report.reject(errors)
-        written = await self._write(key, None, [rows], report)
+        written = await self._write(key, None, [rows], report, ctx)
         inserted = written[0].inserted if written else 0
         updated = written[0].updated if written else 0
         report.add(
@@ -397,6 +420,7 @@ class IngestService:
         head = Rows("workouts", workouts.WORKOUT_COLUMNS, [w.row for w in items])
         series_months = set().union(*(w.series_months for w in items))
         await self._partitions.ensure("workout_series", series_months)
+        flags, ctx.flags = ctx.flags, []
         try:
             async with self._engine.begin() as conn:
                 result = await repository.upsert(conn, head, returning="natural_key")
@@ -420,10 +444,14 @@ class IngestService:
                 # recovery-in-heartRateData bug, a changed grouping) must not linger.
                 removed = await repository.remove_stale_workout_series(conn, ctx.user_id, series)
                 touched.update(owner[k] for k in removed)
+                await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
             log.error("ingest.write_failed", section="workouts", error_type=type(exc).__name__)
             report.failed.append(f"workouts: storage error ({type(exc).__name__})")
             return None
+        for flag in flags:
+            metrics.QUALITY_FLAGGED.labels(metric=rules.family(flag.metric)).inc()
+        report.freshness.append(("section", "workouts", max(w.row[5] for w in items)))
         new = set(result.inserted_keys)
         changed = (set(result.updated_keys) | touched) - new
         return len(new), len(changed)
@@ -435,3 +463,43 @@ def _raise_stored_rejection(problem: dict[str, Any]) -> None:
         k: v for k, v in problem.items() if k not in {"type", "title", "status", "detail"}
     }
     raise error_type(problem.get("detail"), **extensions)
+
+
+def _newest(parts: list[Rows]) -> datetime | None:
+    newest: datetime | None = None
+    for part in parts:
+        if not part.rows:
+            continue
+        column = "night_at" if "night_at" in part.columns else "start_at"
+        position = part.columns.index(column)
+        latest = max(row[position] for row in part.rows)
+        newest = latest if newest is None or latest > newest else newest
+    return newest
+
+
+_SECTION_LABELS = ("workouts", *events.SECTIONS)
+
+
+def _count_points(result: dict[str, Any]) -> None:
+    outcomes = ("inserted", "updated", "unchanged", "rejected")
+    sections: list[tuple[str, dict[str, int]]] = [
+        ("metrics", c) for c in result["metrics"].values()
+    ]
+    sections += [(s, result[s]) for s in _SECTION_LABELS if isinstance(result.get(s), dict)]
+    for section, counts in sections:
+        for outcome in outcomes:
+            if counts.get(outcome):
+                metrics.INGEST_POINTS.labels(section=section, outcome=outcome).inc(counts[outcome])
+    unnamed = result["totals"]["rejected"] - sum(c.get("rejected", 0) for _, c in sections)
+    if unnamed > 0:
+        metrics.INGEST_POINTS.labels(section="metrics", outcome="rejected").inc(unnamed)
+
+
+def _observe(result: dict[str, Any], reasons: dict[str, int], elapsed: float) -> None:
+    metrics.INGEST_PAYLOADS.labels(outcome=result["status"]).inc()
+    metrics.INGEST_DURATION.observe(elapsed)
+    _count_points(result)
+    for reason, count in reasons.items():
+        metrics.INGEST_REJECTIONS.labels(reason=reason).inc(count)
+    if result.get("failed"):
+        metrics.INGEST_REJECTIONS.labels(reason="storage").inc(len(result["failed"]))

@@ -77,6 +77,7 @@ class Limiter:
             except (RedisError, OSError) as exc:
                 # Fail open to a per-process limit, never to a 500; retry Redis in a few seconds.
                 self._skip_redis_until = time.monotonic() + _BREAKER_S
+                metrics.REDIS_ERRORS.inc()
                 metrics.REDIS_FALLBACKS.labels(component="ratelimit").inc()
                 log.warning("ratelimit.redis_unavailable", error_type=type(exc).__name__)
             else:

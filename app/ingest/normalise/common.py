@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from app.ingest.dates import DateError, parse_date
+from app.quality import rules
 
 Month = tuple[int, int]
 MIN_AT = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
@@ -55,11 +56,44 @@ class Rows:
 
 
 @dataclass(slots=True)
+class Flag:
+    """An improbable value, stored and flagged for review."""
+
+    table: str
+    metric: str
+    start_at: datetime
+    value: float
+    unit: str | None
+    reason: str
+
+
+@dataclass(slots=True)
 class Context:
     user_id: int
     ingestion_id: int
     now: datetime
     future_tolerance: timedelta
+    flags: list[Flag] = field(default_factory=list)
+
+    def check(
+        self,
+        metric: str,
+        table: str,
+        start_at: datetime,
+        value: float,
+        unit: str | None,
+        field_name: str,
+        rule: rules.Range | None = None,
+    ) -> None:
+        """Reject an impossible value; flag an improbable one (it is stored all the same)."""
+        try:
+            reason = (
+                rules.judge(rule, value) if rule is not None else rules.assess(metric, value, unit)
+            )
+        except rules.Impossible as exc:
+            raise Reject(field_name, str(exc)) from None
+        if reason is not None:
+            self.flags.append(Flag(table, metric, start_at, value, unit, reason))
 
     @property
     def max_at(self) -> datetime:

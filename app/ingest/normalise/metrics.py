@@ -10,6 +10,7 @@ from app.ingest.catalog import Storage
 from app.ingest.normalise import sleep
 from app.ingest.normalise.common import (
     Context,
+    Flag,
     PointError,
     Reject,
     Rows,
@@ -20,6 +21,7 @@ from app.ingest.normalise.common import (
 )
 from app.ingest.normalise.decode import decode_any, decode_items
 from app.ingest.units import to_canonical
+from app.quality import rules
 
 QUANTITY_COLUMNS = (
     "user_id",
@@ -186,6 +188,8 @@ def _quantity(
 ) -> tuple[Any, ...]:
     start, end, offset = _bounds(point, ctx)
     qty = number(point.qty, "qty", non_negative=name in catalog.NON_NEGATIVE)
+    if name in rules.CHECKED:
+        ctx.check(name, "quantity_metrics", start, qty, unit, "qty")
     extra = None
     if isinstance(point, wire.HrvPoint) and bytes(point.heartbeatSeries) != b"null":
         extra = to_json({"heartbeatSeries": decode_any(point.heartbeatSeries)})
@@ -223,6 +227,9 @@ def _heart_rate(
             raise Reject(field_name, f"a heart rate outside 0-{HEART_RATE_MAX:g} is impossible")
     if low is not None and high is not None and low > high:
         raise Reject("Min", "Min is greater than Max")
+    for field_name, value in (("Min", low), ("Avg", avg), ("Max", high)):
+        if value is not None:
+            ctx.check("heart_rate", "heart_rate_metrics", start, value, unit, field_name)
     return (
         ctx.user_id,
         start,
@@ -249,6 +256,22 @@ def _blood_pressure(
             raise Reject(
                 field_name, f"blood pressure outside 0-{BLOOD_PRESSURE_MAX:g} mmHg is impossible"
             )
+    table = "blood_pressure_metrics"
+    for field_name, value, rule in zip(
+        ("systolic", "diastolic"), (systolic, diastolic), rules.BLOOD_PRESSURE, strict=True
+    ):
+        ctx.check("blood_pressure", table, start, value, unit, field_name, rule)
+    if diastolic >= systolic:
+        ctx.flags.append(
+            Flag(
+                table,
+                "blood_pressure",
+                start,
+                diastolic,
+                unit,
+                "diastolic not below systolic is improbable",
+            )
+        )
     return (
         ctx.user_id,
         start,

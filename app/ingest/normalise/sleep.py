@@ -16,6 +16,7 @@ from app.ingest.normalise.common import (
     month_of,
     optional_number,
 )
+from app.quality import rules
 
 SLEEP_COLUMNS = (
     "user_id",
@@ -126,6 +127,11 @@ def _night(point: Any, ctx: Context, unit: str | None) -> tuple[Any, ...]:
     values = [optional_number(getattr(point, name), name, non_negative=True) for name in _STAGES]
     if all(value is None for value in values):
         raise Reject("asleep", "missing (no sleep duration)")
+    for name, value in zip(_STAGES, values, strict=True):
+        if value is not None:
+            ctx.check(
+                "sleep_analysis", "sleep_metrics", night, value, unit, name, rules.SLEEP_HOURS
+            )
     offsets = [off for _, off in bounds]
     bound_offsets = offsets if any(off is not None and off != offset for off in offsets) else None
     return (

@@ -25,6 +25,7 @@ from app.ingest.normalise.common import (
     to_json,
 )
 from app.ingest.units import canonical
+from app.quality import rules
 
 WORKOUT_COLUMNS = (
     "user_id",
@@ -154,6 +155,7 @@ def _workout(index: int, item: Any, ctx: Context, errors: list[PointError]) -> W
             summary[key] = value
         else:
             extra[key] = value
+    distance_m = _canonical_qty(summary, ("distance",), "m")
     row = (
         ctx.user_id,
         natural_key,
@@ -169,7 +171,7 @@ def _workout(index: int, item: Any, ctx: Context, errors: list[PointError]) -> W
         bool_or_none(item.get("isIndoor"), "isIndoor"),
         _canonical_qty(summary, ("activeEnergyBurned", "activeEnergy"), "kcal"),
         _canonical_qty(summary, ("totalEnergy",), "kcal"),
-        _canonical_qty(summary, ("distance",), "m"),
+        distance_m,
         _heart_rate_summary(summary, "avg", "avgHeartRate"),
         _heart_rate_summary(summary, "max", "maxHeartRate"),
         to_json(summary) or "{}",
@@ -177,6 +179,17 @@ def _workout(index: int, item: Any, ctx: Context, errors: list[PointError]) -> W
         to_json(extra),
         ctx.ingestion_id,
     )
+    seconds = duration if duration else (end - start).total_seconds()
+    if distance_m is not None and seconds > 0:
+        ctx.check(
+            "workout_speed",
+            "workouts",
+            start,
+            distance_m / seconds,
+            "m/s",
+            "distance",
+            rules.WORKOUT_SPEED,
+        )
     workout = Workout(natural_key, row)
     for key, points in series_fields:
         _series(workout, index, name, key, points, ctx, errors)
