@@ -249,7 +249,7 @@ class IngestService:
         try:
             async with self._engine.begin() as conn:
                 results = [await repository.upsert(conn, part) for part in parts]
-                await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
+                flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
             label = f"{section}:{name}" if name else section
             log.error(
@@ -257,8 +257,7 @@ class IngestService:
             )
             report.failed.append(f"{label}: storage error ({type(exc).__name__})")
             return None
-        for flag in flags:
-            metrics.QUALITY_FLAGGED.labels(metric=rules.family(flag.metric)).inc()
+        _count_flags(flagged)
         newest = _newest(parts)
         if newest is not None:
             report.freshness.append(
@@ -444,13 +443,12 @@ class IngestService:
                 # recovery-in-heartRateData bug, a changed grouping) must not linger.
                 removed = await repository.remove_stale_workout_series(conn, ctx.user_id, series)
                 touched.update(owner[k] for k in removed)
-                await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
+                flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
             log.error("ingest.write_failed", section="workouts", error_type=type(exc).__name__)
             report.failed.append(f"workouts: storage error ({type(exc).__name__})")
             return None
-        for flag in flags:
-            metrics.QUALITY_FLAGGED.labels(metric=rules.family(flag.metric)).inc()
+        _count_flags(flagged)
         report.freshness.append(("section", "workouts", max(w.row[5] for w in items)))
         new = set(result.inserted_keys)
         changed = (set(result.updated_keys) | touched) - new
@@ -493,6 +491,11 @@ def _count_points(result: dict[str, Any]) -> None:
     unnamed = result["totals"]["rejected"] - sum(c.get("rejected", 0) for _, c in sections)
     if unnamed > 0:
         metrics.INGEST_POINTS.labels(section="metrics", outcome="rejected").inc(unnamed)
+
+
+def _count_flags(flagged: list[str]) -> None:
+    for metric in flagged:
+        metrics.QUALITY_FLAGGED.labels(metric=rules.family(metric)).inc()
 
 
 def _observe(result: dict[str, Any], reasons: dict[str, int], elapsed: float) -> None:

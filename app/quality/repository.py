@@ -14,17 +14,17 @@ from app.ingest.normalise.common import Flag
 
 async def record_flags(
     conn: AsyncConnection, user_id: int, ingestion_id: int, flags: list[Flag]
-) -> int:
-    """Store flags (idempotent: a re-sent value is not flagged twice); returns how many are new."""
+) -> list[str]:
+    """Store flags (idempotent: a re-sent value is not flagged twice); the metrics newly flagged."""
     if not flags:
-        return 0
+        return []
     result = await conn.execute(
         text(
             "INSERT INTO quality_flags (user_id, ingestion_id, table_name, metric, start_at, value, unit, reason)"
             " SELECT :user_id, :ingestion_id, * FROM unnest(CAST(:tables AS text[]), CAST(:metrics AS text[]),"
             " CAST(:starts AS timestamptz[]), CAST(:vals AS float8[]), CAST(:units AS text[]),"
             " CAST(:reasons AS text[]))"
-            " ON CONFLICT (user_id, metric, start_at, reason) DO NOTHING"
+            " ON CONFLICT (user_id, metric, start_at, reason) DO NOTHING RETURNING metric"
         ),
         {
             "user_id": user_id,
@@ -37,7 +37,7 @@ async def record_flags(
             "reasons": [f.reason for f in flags],
         },
     )
-    return int(result.rowcount or 0)
+    return list(result.scalars())
 
 
 async def list_flags(

@@ -93,7 +93,7 @@ class Context:
         except rules.Impossible as exc:
             raise Reject(field_name, str(exc)) from None
         if reason is not None:
-            self.flags.append(Flag(table, metric, start_at, value, unit, reason))
+            self.flags.append(Flag(table, metric, start_at, value, unit, f"{field_name}: {reason}"))
 
     @property
     def max_at(self) -> datetime:
