@@ -57,6 +57,28 @@ class Settings(BaseSettings):
     raw_compression_level: int = Field(
         default=3, ge=1, le=19, validation_alias="HAE_RAW_COMPRESSION_LEVEL"
     )
+    async_threshold_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=0,
+        description=(
+            "Bodies larger than this are answered 202 Accepted as soon as they are archived and"
+            " processed by the worker (python -m app.worker); smaller ones get the 200 report."
+        ),
+        validation_alias="HAE_ASYNC_THRESHOLD_BYTES",
+    )
+    worker_lease_s: int = Field(
+        default=60,
+        ge=5,
+        description="A claimed ingestion is re-claimable this long after its processor stops heartbeating.",
+        validation_alias="HAE_WORKER_LEASE_S",
+    )
+    worker_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Attempts before an ingestion is marked failed (replayable with the CLI).",
+        validation_alias="HAE_WORKER_MAX_ATTEMPTS",
+    )
+    worker_poll_s: float = Field(default=1.0, gt=0, validation_alias="HAE_WORKER_POLL_S")
     key_pepper: SecretStr | None = Field(
         default=None,
         description=(

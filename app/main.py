@@ -12,6 +12,7 @@ from app.logging import configure as configure_logging
 from app.middleware import MetricsMiddleware, RequestContextMiddleware
 from app.observability.health import router as health_router
 from app.observability.status import router as status_router
+from app.query.router import router as query_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(health_router)
     app.include_router(status_router)
+    app.include_router(query_router)
     # Added last = outermost: the request id is bound before anything logs.
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)

@@ -23,6 +23,13 @@ _SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 _STRICT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# The interactive docs load FastAPI's Swagger/ReDoc bundle from its CDN and run inline setup.
+_DOCS_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;"
+    b" style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;"
+    b" img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'",
+)
 _DOC_PATHS = ("/docs", "/redoc")
 _HAE_CONTEXT = {
     b"automation-name": "automation_name",
@@ -59,8 +66,7 @@ class RequestContextMiddleware:
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(_SECURITY_HEADERS)
-                if not docs:
-                    headers.append(_STRICT_CSP)
+                headers.append(_DOCS_CSP if docs else _STRICT_CSP)
                 limits = scope.get("state", {}).get("ratelimit")
                 if limits:
                     for name, value in policy_headers(list(limits.values())).items():

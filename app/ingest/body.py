@@ -1,26 +1,43 @@
-"""Reading a request body within the size limit, decoding gzip without trusting its ratio."""
+"""Reading a request body: within the size limit, gzip decoded without trusting its ratio,
+hashed and zstd-compressed as it streams, so a large body never needs to sit in memory whole."""
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import zstandard
 
 from app.errors import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
 
 
-async def read_limited(
+@dataclass(slots=True)
+class ReceivedBody:
+    size: int
+    sha256: bytes
+    compressed: bytes  # zstd frame of the decoded body, as archived
+    body: bytes | None  # the decoded body itself, when it is small enough to keep in memory
+
+
+async def receive_body(
     chunks: AsyncIterator[bytes],
     *,
     limit: int,
+    keep_up_to: int,
+    compression_level: int,
     content_length: str | None,
     content_encoding: str | None,
     on_received: Callable[[int], Awaitable[None]] | None = None,
     report_every: int = 1024 * 1024,
-) -> bytes:
-    """The decoded body, refused with 413 as soon as it (or its decoded form) passes ``limit``.
+) -> ReceivedBody:
+    """Consume the body: refused with 413 as soon as it (or its decoded form) passes ``limit``.
 
-    ``on_received(n)`` is awaited for every ``report_every`` wire bytes (and the rest at the end):
-    the byte budget is charged while the body streams, so it can refuse it part way.
+    ``on_received(n)`` is awaited for every ``report_every`` wire bytes (and the rest at the
+    end), so the byte budget is charged while the body streams and can refuse it part way. The
+    decoded body is kept in memory only while it is at most ``keep_up_to`` bytes.
     """
     if content_length is not None:
         try:
@@ -35,28 +52,29 @@ async def read_limited(
     if encoding not in ("identity", "gzip", "x-gzip"):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported (use gzip)")
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding != "identity" else None
-    body = bytearray()
+    sink = _Sink(keep_up_to, compression_level)
     received = 0
     unreported = 0
     async for chunk in chunks:
         received += len(chunk)
         unreported += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes", limit=limit)
         if on_received is not None and unreported >= report_every:
             await on_received(unreported)
             unreported = 0
-        if received > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes", limit=limit)
         if inflater is None:
-            body += chunk
+            sink.write(chunk)
             continue
         try:
             # Never inflate more than the room left: a bomb is refused without being expanded.
-            body += inflater.decompress(chunk, limit - len(body) + 1)
-            while inflater.unconsumed_tail and len(body) <= limit:
-                body += inflater.decompress(inflater.unconsumed_tail, limit - len(body) + 1)
+            data = inflater.decompress(chunk, limit - sink.size + 1)
+            sink.write(data)
+            while inflater.unconsumed_tail and sink.size <= limit:
+                sink.write(inflater.decompress(inflater.unconsumed_tail, limit - sink.size + 1))
         except zlib.error as exc:
             raise MalformedPayload(f"invalid gzip body: {exc}") from None
-        if len(body) > limit:
+        if sink.size > limit:
             raise PayloadTooLarge(
                 f"decompressed body exceeds the limit of {limit} bytes", limit=limit
             )
@@ -65,5 +83,49 @@ async def read_limited(
     if inflater is not None:
         if not inflater.eof:
             raise MalformedPayload("truncated gzip body")
-        body += inflater.flush()
-    return bytes(body)
+        sink.write(inflater.flush())
+    return sink.finish()
+
+
+class _Sink:
+    """Hashes everything; keeps the body in memory while it is small (then compresses it in one
+    shot, with its size in the zstd frame), and switches to streaming compression once it is not."""
+
+    def __init__(self, keep_up_to: int, level: int) -> None:
+        self.size = 0
+        self._keep_up_to = keep_up_to
+        self._level = level
+        self._kept: bytearray | None = bytearray()
+        self._hash = hashlib.sha256()
+        self._compressor: Any = None
+        self._compressed: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self.size += len(data)
+        self._hash.update(data)
+        if self._kept is not None and self.size <= self._keep_up_to:
+            self._kept += data
+            return
+        if self._compressor is None:
+            self._compressor = zstandard.ZstdCompressor(level=self._level).compressobj()
+            if self._kept:
+                self._compressed.append(self._compressor.compress(bytes(self._kept)))
+            self._kept = None  # past the threshold: the archive is the only copy
+        self._compressed.append(self._compressor.compress(data))
+
+    def finish(self) -> ReceivedBody:
+        if self._compressor is None:
+            body = bytes(self._kept or b"")
+            blob = zstandard.ZstdCompressor(level=self._level).compress(body)
+            return ReceivedBody(self.size, self._hash.digest(), blob, body)
+        self._compressed.append(self._compressor.flush())
+        return ReceivedBody(self.size, self._hash.digest(), b"".join(self._compressed), None)
+
+
+def received_from_bytes(body: bytes, compression_level: int) -> ReceivedBody:
+    """The same record for a body already in memory (tests, tools)."""
+    sink = _Sink(len(body), compression_level)
+    sink.write(body)
+    return sink.finish()

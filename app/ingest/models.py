@@ -428,6 +428,11 @@ raw_ingestions = Table(
     Column("headers", JSONB, nullable=False),
     Column("status", Text, nullable=False),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # The raw row is the job: a processor holds it until locked_until (renewed while it works);
+    # a crashed one simply lets the lease run out and another takes it over.
+    _tz("locked_until"),
+    _tz("next_attempt_at"),
+    Column("worker", Text),
     Column("report", JSONB),
     Column("error", Text),
     _tz("processed_at"),

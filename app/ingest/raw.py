@@ -1,8 +1,12 @@
-"""The raw payload archive: every body kept exactly (zstd), committed before any processing."""
+"""The raw payload archive, which is also the job queue: every body kept exactly (zstd),
+committed before any processing; its row is claimed with a lease by whoever processes it.
+
+Nothing can be acknowledged and lost: the 2xx is sent after the row is committed, and a row is
+only ever marked processed by the transaction that wrote its report.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,19 +25,20 @@ class RawIngestion:
     status: str
     report: dict[str, Any] | None
     error: str | None
-    created: bool
-
-
-def digest(body: bytes) -> bytes:
-    return hashlib.sha256(body).digest()
-
-
-def compress(body: bytes, level: int) -> bytes:
-    return zstandard.ZstdCompressor(level=level).compress(body)
+    attempts: int = 0
+    created: bool = False
+    claimed: bool = False
 
 
 def decompress(blob: bytes) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(blob)
+    # A streamed (large) body's frame does not record its size: decompress as a stream.
+    return zstandard.ZstdDecompressor().decompressobj().decompress(blob)
+
+
+def _record(row: Any, *, created: bool = False, claimed: bool = False) -> RawIngestion:
+    return RawIngestion(
+        row.id, row.user_id, row.status, row.report, row.error, row.attempts, created, claimed
+    )
 
 
 async def store(
@@ -47,15 +52,21 @@ async def store(
     content_type: str | None,
     content_encoding: str | None,
     headers: dict[str, str],
+    claim_for: str | None,
+    lease_s: int,
 ) -> RawIngestion:
-    """Insert the raw body, or find the identical one this user sent before."""
+    """Insert the raw body (claimed for ``claim_for`` when given), or find the identical one."""
     inserted = await conn.execute(
         text(
             "INSERT INTO raw_ingestions (user_id, api_key_id, sha256, size_bytes, body, compression,"
-            " content_type, content_encoding, headers, status)"
+            " content_type, content_encoding, headers, status, attempts, worker, locked_until)"
             " VALUES (:user_id, :api_key_id, :sha256, :size, :body, :compression,"
-            " :content_type, :content_encoding, CAST(:headers AS jsonb), 'pending')"
-            " ON CONFLICT (user_id, sha256) DO NOTHING RETURNING id"
+            " :content_type, :content_encoding, CAST(:headers AS jsonb),"
+            " CASE WHEN CAST(:worker AS text) IS NULL THEN 'pending' ELSE 'processing' END,"
+            " CASE WHEN CAST(:worker AS text) IS NULL THEN 0 ELSE 1 END, :worker,"
+            " CASE WHEN CAST(:worker AS text) IS NULL THEN NULL"
+            " ELSE now() + make_interval(secs => :lease) END)"
+            " ON CONFLICT (user_id, sha256) DO NOTHING RETURNING id, user_id, status, report, error, attempts"
         ),
         {
             "user_id": user_id,
@@ -67,23 +78,73 @@ async def store(
             "content_type": content_type,
             "content_encoding": content_encoding,
             "headers": _json(headers),
+            "worker": claim_for,
+            "lease": lease_s,
         },
     )
-    new_id = inserted.scalar_one_or_none()
-    if new_id is not None:
-        return RawIngestion(new_id, user_id, "pending", None, None, created=True)
+    row = inserted.one_or_none()
+    if row is not None:
+        return _record(row, created=True, claimed=claim_for is not None)
     existing = (
         await conn.execute(
             text(
-                "SELECT id, status, report, error FROM raw_ingestions"
-                " WHERE user_id = :user_id AND sha256 = :sha256"
+                "SELECT id, user_id, status, report, error, attempts FROM raw_ingestions WHERE user_id = :user_id AND sha256 = :sha256"
             ),
             {"user_id": user_id, "sha256": sha256},
         )
     ).one()
-    return RawIngestion(
-        existing.id, user_id, existing.status, existing.report, existing.error, created=False
+    return _record(existing)
+
+
+async def claim(
+    conn: AsyncConnection, ingestion_id: int, worker: str, lease_s: int, *, force: bool = False
+) -> RawIngestion | None:
+    """Take this ingestion if nobody holds it (``force``: whatever its state, for replays)."""
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE raw_ingestions SET status = 'processing', attempts = attempts + 1,"
+                " worker = :worker, locked_until = now() + make_interval(secs => :lease),"
+                " next_attempt_at = NULL"
+                " WHERE id = :id AND (:force OR status IN ('pending', 'failed')"
+                " OR (status = 'processing' AND locked_until < now()))"
+                " RETURNING id, user_id, status, report, error, attempts"
+            ),
+            {"id": ingestion_id, "worker": worker, "lease": lease_s, "force": force},
+        )
+    ).one_or_none()
+    return _record(row, claimed=True) if row is not None else None
+
+
+async def claim_next(conn: AsyncConnection, worker: str, lease_s: int) -> RawIngestion | None:
+    """The oldest ingestion that is due: pending, or held by a processor whose lease ran out."""
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE raw_ingestions SET status = 'processing', attempts = attempts + 1,"
+                " worker = :worker, locked_until = now() + make_interval(secs => :lease),"
+                " next_attempt_at = NULL"
+                " WHERE id = (SELECT id FROM raw_ingestions"
+                " WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now()))"
+                " OR (status = 'processing' AND locked_until < now())"
+                " ORDER BY received_at FOR UPDATE SKIP LOCKED LIMIT 1)"
+                " RETURNING id, user_id, status, report, error, attempts"
+            ),
+            {"worker": worker, "lease": lease_s},
+        )
+    ).one_or_none()
+    return _record(row, claimed=True) if row is not None else None
+
+
+async def renew(conn: AsyncConnection, ingestion_id: int, worker: str, lease_s: int) -> bool:
+    result = await conn.execute(
+        text(
+            "UPDATE raw_ingestions SET locked_until = now() + make_interval(secs => :lease)"
+            " WHERE id = :id AND worker = :worker AND status = 'processing'"
+        ),
+        {"id": ingestion_id, "worker": worker, "lease": lease_s},
     )
+    return bool(result.rowcount)
 
 
 async def load_body(conn: AsyncConnection, ingestion_id: int) -> bytes:
@@ -98,16 +159,6 @@ async def load_body(conn: AsyncConnection, ingestion_id: int) -> bytes:
     return decompress(row.body)
 
 
-async def mark_processing(conn: AsyncConnection, ingestion_id: int) -> None:
-    await conn.execute(
-        text(
-            "UPDATE raw_ingestions SET status = 'processing', attempts = attempts + 1, error = NULL"
-            " WHERE id = :id"
-        ),
-        {"id": ingestion_id},
-    )
-
-
 async def finish(
     conn: AsyncConnection,
     ingestion_id: int,
@@ -115,13 +166,24 @@ async def finish(
     status: str,
     report: dict[str, Any] | None,
     error: str | None = None,
+    retry_in_s: float | None = None,
 ) -> None:
+    """Record the outcome; ``retry_in_s`` puts the row back in the queue for a later attempt."""
     await conn.execute(
         text(
             "UPDATE raw_ingestions SET status = :status, report = CAST(:report AS jsonb),"
-            " error = :error, processed_at = now() WHERE id = :id"
+            " error = :error, processed_at = now(), locked_until = NULL, worker = NULL,"
+            " next_attempt_at = CASE WHEN CAST(:retry AS float8) IS NULL THEN NULL"
+            " ELSE now() + make_interval(secs => CAST(:retry AS float8)) END"
+            " WHERE id = :id"
         ),
-        {"id": ingestion_id, "status": status, "report": _json(report), "error": error},
+        {
+            "id": ingestion_id,
+            "status": status,
+            "report": _json(report),
+            "error": error,
+            "retry": retry_in_s,
+        },
     )
 
 
@@ -129,28 +191,25 @@ async def get(conn: AsyncConnection, ingestion_id: int, user_id: int) -> RawInge
     row = (
         await conn.execute(
             text(
-                "SELECT id, status, report, error FROM raw_ingestions"
-                " WHERE id = :id AND user_id = :user_id"
+                "SELECT id, user_id, status, report, error, attempts FROM raw_ingestions WHERE id = :id AND user_id = :user_id"
             ),
             {"id": ingestion_id, "user_id": user_id},
         )
     ).one_or_none()
-    if row is None:
-        return None
-    return RawIngestion(row.id, user_id, row.status, row.report, row.error, created=False)
+    return _record(row) if row is not None else None
 
 
 async def get_any(conn: AsyncConnection, ingestion_id: int) -> RawIngestion | None:
     """An ingestion whoever it belongs to (operator tools only)."""
     row = (
         await conn.execute(
-            text("SELECT id, user_id, status, report, error FROM raw_ingestions WHERE id = :id"),
+            text(
+                "SELECT id, user_id, status, report, error, attempts FROM raw_ingestions WHERE id = :id"
+            ),
             {"id": ingestion_id},
         )
     ).one_or_none()
-    if row is None:
-        return None
-    return RawIngestion(row.id, row.user_id, row.status, row.report, row.error, created=False)
+    return _record(row) if row is not None else None
 
 
 def _json(value: Any) -> str | None:

@@ -31,7 +31,13 @@ class RejectedPoint(BaseModel):
 
 class IngestReport(BaseModel):
     ingestion_id: int
-    status: str = Field(description="processed, duplicate (identical body seen before), failed.")
+    status: str = Field(
+        description=(
+            "processed; duplicate (identical body seen before, nothing applied); retrying (some"
+            " sections could not be stored yet: kept and retried by the worker); failed (gave up"
+            " after retries: replayable); pending/processing (queued, see Location)."
+        )
+    )
     duplicate_of: int | None = None
     totals: Counts
     metrics: dict[str, Counts] = Field(default_factory=dict)

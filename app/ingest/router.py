@@ -22,7 +22,7 @@ from app.errors import (
     problem_responses,
 )
 from app.ingest import raw
-from app.ingest.body import read_limited
+from app.ingest.body import receive_body
 from app.ingest.report import IngestReport
 from app.ingest.service import IngestService
 from app.ingest.wire import openapi_request_schema
@@ -86,31 +86,40 @@ async def ingest(request: Request, principal: WriterDep, service: IngestServiceD
     # charged as it streams.
     if declared is not None and declared.isdigit() and int(declared) <= settings.max_body_bytes:
         await charge(int(declared))
-    body = await read_limited(
+    received = await receive_body(
         request.stream(),
         limit=settings.max_body_bytes,
+        keep_up_to=settings.async_threshold_bytes,
+        compression_level=settings.raw_compression_level,
         content_length=declared,
         content_encoding=request.headers.get("content-encoding"),
         on_received=None if declared is not None else charge,
     )
     headers = {name: request.headers[name] for name in HAE_HEADERS if name in request.headers}
-    report = await service.ingest(
+    outcome = await service.ingest(
         user_id=principal.user_id,
         api_key_id=principal.api_key_id,
-        body=body,
+        received=received,
         headers=headers,
         content_type=request.headers.get("content-type"),
         content_encoding=request.headers.get("content-encoding"),
     )
+    location = {"Location": f"/v1/ingestions/{outcome.ingestion_id}"}
+    report = outcome.report
+    if report is None:
+        # Archived and committed: durable. The worker processes it; the report comes later.
+        accepted = {"ingestion_id": outcome.ingestion_id, "status": "pending"}
+        return JSONResponse(accepted, status_code=202, headers=location)
+    if report["status"] == "retrying":
+        # Some sections could not be stored yet: the body is safe and will be retried.
+        return JSONResponse(report, status_code=202, headers=location)
     if report["status"] == "failed":
-        # Some series could not be written: what was written is kept, the raw body is kept,
-        # and a non-2xx makes the app send it again.
         problem = IngestFailed(
-            "some sections could not be stored; the payload is kept and can be re-sent or replayed",
+            "the payload could not be stored after retries; it is kept and can be replayed",
             ingestion_id=report["ingestion_id"],
             report=report,
         ).problem()
-        return problem_response(503, problem, {"Retry-After": "60"})
+        return problem_response(503, problem, {"Retry-After": "300"})
     return JSONResponse(report)
 
 
@@ -127,8 +136,12 @@ async def get_ingestion(
     """The report of an earlier ingestion of this key's user."""
     async with request.app.state.engine.connect() as conn:
         found = await raw.get(conn, ingestion_id, principal.user_id)
-    if found is None or found.report is None or found.status == "rejected":
-        if found is not None and found.status in ("pending", "processing"):
-            return JSONResponse({"ingestion_id": found.id, "status": found.status}, status_code=202)
+    if found is None:
         raise NotFound("no such ingestion")
+    if found.status == "rejected" and found.report is not None:
+        return problem_response(int(found.report.get("status", 422)), found.report)
+    if found.status in ("pending", "processing") or found.report is None:
+        # Queued or being processed (a retry keeps the last attempt's report): ask again later.
+        waiting = {"ingestion_id": found.id, "status": found.status, "attempts": found.attempts}
+        return JSONResponse(waiting, status_code=202, headers={"Retry-After": "2"})
     return JSONResponse(found.report)

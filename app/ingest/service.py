@@ -6,7 +6,11 @@ the same ``process``.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +26,7 @@ from app.config import Settings
 from app.db.partitions import PartitionManager
 from app.errors import InvalidEnvelope, MalformedPayload
 from app.ingest import catalog, raw, repository, wire
+from app.ingest.body import ReceivedBody
 from app.ingest.normalise import events, workouts
 from app.ingest.normalise import metrics as metric_series
 from app.ingest.normalise.common import Context, PointError, Reject, Rows, month_of
@@ -36,12 +41,6 @@ log = structlog.get_logger(__name__)
 SECTIONS = ("metrics", "workouts", *events.SECTIONS)
 _top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _series_decoder = msgspec.json.Decoder(wire.MetricSeries)
-
-
-@dataclass(slots=True)
-class Received:
-    ingestion: raw.RawIngestion
-    size: int
 
 
 def _depth_ok(body: bytes, limit: int) -> bool:
@@ -74,30 +73,33 @@ class IngestService:
         self._engine = engine
         self._partitions = partitions
         self._settings = settings
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def receive(
         self,
         *,
         user_id: int,
         api_key_id: int | None,
-        body: bytes,
+        received: ReceivedBody,
         headers: dict[str, str],
         content_type: str | None,
         content_encoding: str | None,
+        claim: bool,
     ) -> raw.RawIngestion:
         """Commit the raw body (or find the identical one sent before) before anything else."""
-        blob = raw.compress(body, self._settings.raw_compression_level)
         async with self._engine.begin() as conn:
             return await raw.store(
                 conn,
                 user_id=user_id,
                 api_key_id=api_key_id,
-                sha256=raw.digest(body),
-                size=len(body),
-                blob=blob,
+                sha256=received.sha256,
+                size=received.size,
+                blob=received.compressed,
                 content_type=content_type,
                 content_encoding=content_encoding,
                 headers=headers,
+                claim_for=self.worker_id if claim else None,
+                lease_s=self._settings.worker_lease_s,
             )
 
     async def ingest(
@@ -105,20 +107,22 @@ class IngestService:
         *,
         user_id: int,
         api_key_id: int | None,
-        body: bytes,
+        received: ReceivedBody,
         headers: dict[str, str],
         content_type: str | None = None,
         content_encoding: str | None = None,
-    ) -> dict[str, Any]:
-        """Archive then process one body; the report says what happened to every point."""
-        metrics.INGEST_BYTES.inc(len(body))
+    ) -> Outcome:
+        """Archive one body, then process it now (small) or leave it to the worker (large)."""
+        metrics.INGEST_BYTES.inc(received.size)
+        inline = received.body is not None and received.size <= self._settings.async_threshold_bytes
         ingestion = await self.receive(
             user_id=user_id,
             api_key_id=api_key_id,
-            body=body,
+            received=received,
             headers=headers,
             content_type=content_type,
             content_encoding=content_encoding,
+            claim=inline,
         )
         if not ingestion.created:
             if ingestion.status == "processed" and ingestion.report is not None:
@@ -126,40 +130,94 @@ class IngestService:
                 duplicate = as_duplicate(ingestion.report)
                 metrics.INGEST_PAYLOADS.labels(outcome="duplicate").inc()
                 _count_points(duplicate)
-                return duplicate
+                return Outcome(ingestion.id, duplicate)
             if ingestion.status == "rejected" and ingestion.report is not None:
                 _raise_stored_rejection(ingestion.report)
-        return await self.process(ingestion.id, user_id, body)
+            if inline:
+                # Sent again while queued or failed: take it over now unless someone holds it.
+                async with self._engine.begin() as conn:
+                    claimed = await raw.claim(
+                        conn, ingestion.id, self.worker_id, self._settings.worker_lease_s
+                    )
+                if claimed is not None:
+                    ingestion = claimed
+        if not ingestion.claimed or received.body is None:
+            metrics.INGEST_PAYLOADS.labels(outcome="accepted").inc()
+            log.info("ingest.accepted", ingestion_id=ingestion.id, bytes=received.size)
+            return Outcome(ingestion.id, None)
+        return Outcome(ingestion.id, await self.process(ingestion, received.body))
 
     async def replay(self, ingestion_id: int) -> dict[str, Any]:
         """Reprocess an archived body (after a mapping fix, say): idempotent by natural keys."""
-        async with self._engine.connect() as conn:
-            found = await raw.get_any(conn, ingestion_id)
-            if found is None:
+        async with self._engine.begin() as conn:
+            claimed = await raw.claim(
+                conn, ingestion_id, self.worker_id, self._settings.worker_lease_s, force=True
+            )
+            if claimed is None:
                 raise LookupError(f"no ingestion {ingestion_id}")
             body = await raw.load_body(conn, ingestion_id)
-        return await self.process(ingestion_id, found.user_id, body)
+        return await self.process(claimed, body)
 
-    async def process(self, ingestion_id: int, user_id: int, body: bytes) -> dict[str, Any]:
-        structlog.contextvars.bind_contextvars(ingestion_id=ingestion_id, user_id=user_id)
+    async def process_next(self) -> dict[str, Any] | None:
+        """Claim the oldest due ingestion and process it; None when the queue is empty."""
         async with self._engine.begin() as conn:
-            await raw.mark_processing(conn, ingestion_id)
+            claimed = await raw.claim_next(conn, self.worker_id, self._settings.worker_lease_s)
+            if claimed is None:
+                return None
+            body = await raw.load_body(conn, claimed.id)
         try:
-            return await self._process(ingestion_id, user_id, body)
+            return await self.process(claimed, body)
+        except (MalformedPayload, InvalidEnvelope) as exc:
+            return exc.problem() | {"ingestion_id": claimed.id, "status": "rejected"}
+
+    async def process(self, ingestion: raw.RawIngestion, body: bytes) -> dict[str, Any]:
+        """Process a claimed ingestion, renewing the claim while it works."""
+        structlog.contextvars.bind_contextvars(ingestion_id=ingestion.id, user_id=ingestion.user_id)
+        heartbeat = asyncio.create_task(self._heartbeat(ingestion.id))
+        try:
+            return await self._process(ingestion.id, ingestion.user_id, body, ingestion.attempts)
         except (MalformedPayload, InvalidEnvelope):
             metrics.INGEST_PAYLOADS.labels(outcome="rejected").inc()
             raise
         except Exception as exc:
-            metrics.INGEST_PAYLOADS.labels(outcome="failed").inc()
-            # The raw body stays archived; marked failed, it can be replayed once fixed.
-            log.exception("ingest.failed", ingestion_id=ingestion_id, error_type=type(exc).__name__)
+            log.exception("ingest.interrupted", error_type=type(exc).__name__)
+            status, retry = self._next_step(ingestion.attempts)
+            report = _interrupted(ingestion.id, status, type(exc).__name__)
+            metrics.INGEST_PAYLOADS.labels(outcome=status).inc()
             async with self._engine.begin() as conn:
                 await raw.finish(
-                    conn, ingestion_id, status="failed", report=None, error=type(exc).__name__
+                    conn,
+                    ingestion.id,
+                    status="failed" if status == "failed" else "pending",
+                    report=report,
+                    error=type(exc).__name__,
+                    retry_in_s=retry,
                 )
-            raise
+            return report
+        finally:
+            heartbeat.cancel()
 
-    async def _process(self, ingestion_id: int, user_id: int, body: bytes) -> dict[str, Any]:
+    def _next_step(self, attempts: int) -> tuple[str, float | None]:
+        """("retrying", seconds) with exponential backoff, or ("failed", None) when spent."""
+        if attempts >= self._settings.worker_max_attempts:
+            return "failed", None
+        return "retrying", float(min(600, 5 * 2 ** max(0, attempts - 1)))
+
+    async def _heartbeat(self, ingestion_id: int) -> None:
+        interval = self._settings.worker_lease_s / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self._engine.begin() as conn:
+                    await raw.renew(
+                        conn, ingestion_id, self.worker_id, self._settings.worker_lease_s
+                    )
+            except (DBAPIError, SQLAlchemyError, OSError) as exc:
+                log.warning("ingest.lease_renewal_failed", error_type=type(exc).__name__)
+
+    async def _process(
+        self, ingestion_id: int, user_id: int, body: bytes, attempts: int
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         try:
             sections = self._sections(body)
@@ -185,13 +243,20 @@ class IngestService:
             if key in sections:
                 await self._events(key, sections[key], table, columns, build, ctx, report)
         result = report.build()
+        retry = None
+        if report.failed:
+            # Written series stay written; the whole body is retried later (idempotently).
+            result["status"], retry = self._next_step(attempts)
         async with self._engine.begin() as conn:
             await raw.finish(
                 conn,
                 ingestion_id,
-                status=result["status"],
+                status={"processed": "processed", "failed": "failed"}.get(
+                    result["status"], "pending"
+                ),
                 report=result,
                 error="; ".join(report.failed) or None,
+                retry_in_s=retry,
             )
             await quality.record_freshness(conn, user_id, ingestion_id, report.freshness)
             await audit.record(
@@ -453,6 +518,25 @@ class IngestService:
         new = set(result.inserted_keys)
         changed = (set(result.updated_keys) | touched) - new
         return len(new), len(changed)
+
+
+@dataclass(slots=True)
+class Outcome:
+    ingestion_id: int
+    report: dict[str, Any] | None  # None: archived and queued for the worker (202)
+
+
+def _interrupted(ingestion_id: int, status: str, error: str) -> dict[str, Any]:
+    zero = {"received": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    return {
+        "ingestion_id": ingestion_id,
+        "status": status,
+        "totals": zero,
+        "metrics": {},
+        "errors": [],
+        "error_count": 0,
+        "failed": [f"processing interrupted ({error})"],
+    }
 
 
 def _raise_stored_rejection(problem: dict[str, Any]) -> None:

@@ -74,7 +74,9 @@ async def record_freshness(
     newest: dict[tuple[str, str], datetime | None] = {}
     for kind, name, last in entries:  # a metric may come in several series of one body
         known = newest.get((kind, name))
-        newest[(kind, name)] = last if known is None or (last is not None and last > known) else known
+        newest[(kind, name)] = (
+            last if known is None or (last is not None and last > known) else known
+        )
     if not newest:
         return
     await conn.execute(

@@ -1,0 +1,39 @@
+"""Dependencies of the read, export and deletion routes: clients from the lifespan, the cache."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.query.cache import QueryCache
+from app.query.service import QueryService
+
+
+def get_engine(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+def get_redis(request: Request) -> Redis | None:
+    redis: Redis | None = getattr(request.app.state, "redis", None)
+    return redis
+
+
+def get_cache(request: Request) -> QueryCache:
+    return QueryCache(get_redis(request), request.app.state.settings.redis_prefix)
+
+
+def get_query_service(
+    engine: Annotated[AsyncEngine, Depends(get_engine)],
+    cache: Annotated[QueryCache, Depends(get_cache)],
+) -> QueryService:
+    return QueryService(engine, cache)
+
+
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
+RedisDep = Annotated[Redis | None, Depends(get_redis)]
+CacheDep = Annotated[QueryCache, Depends(get_cache)]
+QueryServiceDep = Annotated[QueryService, Depends(get_query_service)]
