@@ -42,12 +42,6 @@ class Settings(BaseSettings):
         description="Largest request body accepted (after gzip decoding); larger gets 413.",
         validation_alias="HAE_MAX_BODY_BYTES",
     )
-    max_json_depth: int = Field(
-        default=32,
-        ge=8,
-        description="Deepest JSON nesting accepted; HAE payloads nest at most ~8 levels.",
-        validation_alias="HAE_MAX_JSON_DEPTH",
-    )
     future_tolerance_days: int = Field(
         default=730,
         ge=1,

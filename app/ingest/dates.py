@@ -38,19 +38,39 @@ def _tz(minutes: int) -> timezone:
     return UTC if minutes == 0 else timezone(timedelta(minutes=minutes))
 
 
-@lru_cache(maxsize=1 << 17)
+_CACHE: dict[str, ParsedDate] = {}
+_CACHE_MAX = 1 << 18
+_OFFSETS: dict[str, tuple[timedelta, int]] = {}
+
+
 def _parse_text(value: str) -> ParsedDate:
-    # Fast path: exactly the documented form, which fromisoformat reads once the space before
-    # the offset is gone (~45x faster than strptime).
-    if len(value) == 25 and value[19] == " " and value[10] == " ":
-        try:
-            dt = datetime.fromisoformat(value[:19] + value[20:])
-        except ValueError:
-            pass
-        else:
-            offset = dt.utcoffset()
-            if offset is not None:
-                return dt.astimezone(UTC), int(offset.total_seconds()) // 60
+    """Cached: minute buckets repeat the same instants across dozens of metrics."""
+    found = _CACHE.get(value)
+    if found is None:
+        found = _parse_uncached(value)
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[value] = found
+    return found
+
+
+def _parse_uncached(value: str) -> ParsedDate:
+    # Fast path: exactly the documented form. The offset text is parsed once and remembered;
+    # the local time goes through fromisoformat (C), ~1 us all told against ~45 us for strptime.
+    if len(value) == 25 and value[19] == " " and value[10] == " " and value[20] in "+-":
+        offset = _OFFSETS.get(value[20:])
+        if offset is None and value[21:25].isdigit():
+            minutes = int(value[21:23]) * 60 + int(value[23:25])
+            minutes = -minutes if value[20] == "-" else minutes
+            if minutes <= 18 * 60 and int(value[23:25]) < 60:
+                offset = _OFFSETS[value[20:]] = (timedelta(minutes=minutes), minutes)
+        if offset is not None:
+            try:
+                local = datetime.fromisoformat(value[:19])
+            except ValueError:
+                pass
+            else:
+                return (local - offset[0]).replace(tzinfo=UTC), offset[1]
     text = value.strip()
     match = _GENERAL.fullmatch(text)
     if match is None:

@@ -55,6 +55,7 @@ class IngestReport(BaseModel):
         default_factory=list, description="Top-level keys not understood; kept in the raw body."
     )
     errors: list[RejectedPoint] = Field(default_factory=list, description="First 100 rejections.")
+    warnings: list[str] = Field(default_factory=list, description="Changes made to store the body.")
     error_count: int = 0
 
 
@@ -71,6 +72,7 @@ class ReportBuilder:
     # (kind, name, newest point) of every series/section written: for data freshness.
     freshness: list[tuple[str, str, datetime]] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)  # rejection reason class -> count
+    warnings: list[str] = field(default_factory=list)
     # Metric entries too broken to have a name: counted in the totals, listed in errors.
     unnamed: dict[str, int] = field(
         default_factory=lambda: {
@@ -133,6 +135,8 @@ class ReportBuilder:
             "errors": self.errors,
             "error_count": self.error_count,
         }
+        if self.warnings:
+            report["warnings"] = self.warnings
         if self.failed:
             report["failed"] = self.failed
         return report

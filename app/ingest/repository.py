@@ -33,6 +33,8 @@ class TableSpec:
     types: dict[str, str]
     geometry: frozenset[str]
     has_updated_at: bool
+    time_column: str | None  # the partition key, when the table is partitioned by time
+    prefix: tuple[str, ...]  # key columns before the time column (user_id[, metric_id])
 
 
 @cache
@@ -51,6 +53,8 @@ def spec(table_name: str) -> TableSpec:
             geometry.add(column.name)
             compiled = "bytea"  # staged as EWKB
         types[column.name] = compiled
+    time_column = models.PARTITIONED.get(table_name)
+    prefix = key[: key.index(time_column)] if time_column in key else ()
     return TableSpec(
         name=table_name,
         key=key,
@@ -58,6 +62,8 @@ def spec(table_name: str) -> TableSpec:
         types=types,
         geometry=frozenset(geometry),
         has_updated_at="updated_at" in table.columns,
+        time_column=time_column,
+        prefix=prefix,
     )
 
 
@@ -75,7 +81,9 @@ class UpsertResult:
 
 
 @cache
-def _merge_sql(table_name: str, columns: tuple[str, ...], returning: str | None) -> str:
+def _merge_sql(
+    table_name: str, columns: tuple[str, ...], returning: str | None, dedupe: bool
+) -> str:
     s = spec(table_name)
     stage = f"_stage_{table_name}"
     key = s.key
@@ -92,7 +100,16 @@ def _merge_sql(table_name: str, columns: tuple[str, ...], returning: str | None)
         f"t.{c} IS NOT DISTINCT FROM src.{c}" if c in s.nullable_key else f"t.{c} = src.{c}"
         for c in key
     )
-    update_join = join.replace("src.", "cur.")
+    # Constants that let the planner prune to this user's rows in the batch's months.
+    prune = "t.user_id = :user_id"
+    if s.time_column is not None:
+        prune += f" AND t.{s.time_column} >= :first_at AND t.{s.time_column} <= :last_at"
+    join = f"{join} AND {prune}"
+    # The update finds its rows by the physical address the classification saw: one TID probe
+    # per changed row, whatever the planner believes about table sizes (stale statistics after
+    # a bulk insert once turned a key join into a quadratic nested loop). Exact because the
+    # advisory lock keeps this user's other writers of this table out meanwhile.
+    update_join = f"t.tableoid = cur.t_oid AND t.ctid = cur.t_ctid AND {prune}"
     changed = (
         f"ROW({', '.join(target(c) for c in compare)}) IS DISTINCT FROM "
         f"ROW({', '.join('src.' + c for c in compare)})"
@@ -106,12 +123,15 @@ def _merge_sql(table_name: str, columns: tuple[str, ...], returning: str | None)
     ret = returning or "1"
     ret_update = f"t.{returning}" if returning else "1"
     # Identifiers only, all from our own table metadata; values travel through COPY.
+    if dedupe:  # the same key twice in one body: the later point wins
+        source = f"SELECT DISTINCT ON ({', '.join(key)}) {cols} FROM {stage} ORDER BY {', '.join(key)}, ctid DESC"
+    else:
+        source = f"SELECT {cols} FROM {stage}"
     return f"""
-WITH src AS (
-    SELECT DISTINCT ON ({", ".join(key)}) {cols}
-    FROM {stage} ORDER BY {", ".join(key)}, ctid DESC
+WITH src AS ({source}
 ), cur AS MATERIALIZED (
-    SELECT src.*, (t.user_id IS NOT NULL) AS found, {changed} AS changed
+    SELECT src.*, t.tableoid AS t_oid, t.ctid AS t_ctid, (t.user_id IS NOT NULL) AS found,
+        {changed} AS changed
     FROM src LEFT JOIN {table_name} t ON {join}
 ), ins AS (
     INSERT INTO {table_name} ({cols})
@@ -124,7 +144,7 @@ WITH src AS (
     RETURNING {ret_update}
 )
 SELECT ARRAY(SELECT * FROM ins) AS inserted, ARRAY(SELECT * FROM upd) AS updated
-"""  # noqa: S608
+"""
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:
@@ -139,22 +159,64 @@ async def upsert(
     if not rows.rows:
         return UpsertResult(0, 0, 0, [], [])
     s = spec(rows.table)
-    stage = f"_stage_{rows.table}"
-    column_defs = ", ".join(f"{c} {s.types[c]}" for c in rows.columns)
+    user_id = rows.rows[0][rows.columns.index("user_id")]
     # Serialise one user's writers per table: the classify-then-write merge is then exact.
     await conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"{rows.table}:{rows.rows[0][rows.columns.index('user_id')]}"},
+        {"k": f"{rows.table}:{user_id}"},
     )
-    await conn.execute(text(f"CREATE TEMP TABLE {stage} ({column_defs}) ON COMMIT DROP"))
+    first_at, last_at = _time_range(rows, s)
     driver = await driver_connection(conn)
+    if (
+        rows.unique_keys
+        and first_at is not None
+        and not await _any_stored(conn, s, rows, first_at, last_at)
+    ):
+        # Nothing of this series stored in its time range, and no key repeats: every row is
+        # new, so the rows go straight into the table (COPY speed, no staging, no merge).
+        await driver.copy_records_to_table(
+            rows.table, records=rows.rows, columns=list(rows.columns)
+        )
+        keys = [row[rows.columns.index(returning)] for row in rows.rows] if returning else []
+        return UpsertResult(len(rows.rows), len(rows.rows), 0, keys, [])
+    stage = f"_stage_{rows.table}"
+    column_defs = ", ".join(f"{c} {s.types[c]}" for c in rows.columns)
+    await conn.execute(text(f"CREATE TEMP TABLE {stage} ({column_defs}) ON COMMIT DROP"))
     await driver.copy_records_to_table(stage, records=rows.rows, columns=list(rows.columns))
     if len(rows.rows) >= 1000:
         await conn.execute(text(f"ANALYZE {stage}"))  # so the merge plans for its real size
-    result = (await conn.execute(text(_merge_sql(rows.table, rows.columns, returning)))).one()
+    sql = _merge_sql(rows.table, rows.columns, returning, not rows.unique_keys)
+    params = {"user_id": user_id, "first_at": first_at, "last_at": last_at}
+    result = (await conn.execute(text(sql), params)).one()
     await conn.execute(text(f"DROP TABLE {stage}"))
     inserted, updated = list(result.inserted), list(result.updated)
     return UpsertResult(len(rows.rows), len(inserted), len(updated), inserted, updated)
+
+
+def _time_range(rows: Rows, s: TableSpec) -> tuple[Any, Any]:
+    if s.time_column is None:
+        return None, None
+    if rows.first_at is not None and rows.last_at is not None:
+        return rows.first_at, rows.last_at
+    position = rows.columns.index(s.time_column)
+    stamps = [row[position] for row in rows.rows]
+    return min(stamps), max(stamps)
+
+
+async def _any_stored(
+    conn: AsyncConnection, s: TableSpec, rows: Rows, first_at: Any, last_at: Any
+) -> bool:
+    """Whether any row with this series' key prefix exists in its time range (an index probe)."""
+    where = " AND ".join(f"{c} = :{c}" for c in s.prefix)
+    params = {c: rows.rows[0][rows.columns.index(c)] for c in s.prefix}
+    found = await conn.execute(
+        text(
+            f"SELECT EXISTS (SELECT 1 FROM {s.name} WHERE {where}"
+            f" AND {s.time_column} >= :first_at AND {s.time_column} <= :last_at)"
+        ),
+        {**params, "first_at": first_at, "last_at": last_at},
+    )
+    return bool(found.scalar())
 
 
 async def metric_type_ids(

@@ -53,6 +53,11 @@ class Rows:
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     months: set[Month] = field(default_factory=set)
+    # Noted by the fast loops: the time range, and whether keys are known to be unique
+    # (points strictly ordered in time within one series), which spares de-duplication.
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    unique_keys: bool = False
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from app.ingest import catalog, wire
 from app.ingest.catalog import Storage
-from app.ingest.normalise import sleep
+from app.ingest.normalise import fast, sleep
 from app.ingest.normalise.common import (
     Context,
     Flag,
@@ -167,8 +167,20 @@ def normalise_series(
     build = _BUILDERS[storage]
     table, columns = _TABLES[storage]
     out = Rows(table, columns)
-    rows, months, errors = out.rows, out.months, result.errors
+    result.rows.append(out)
     unit = series.units
+    if storage in (Storage.QUANTITY, Storage.ACTIVITY) and point_type is wire.QuantityPoint:
+        fast.quantity_rows(
+            points, indexes, out, result.errors, ctx, name=name, unit=unit, metric_id=metric_id,
+            non_negative=name in catalog.NON_NEGATIVE, general=_quantity,
+        )  # fmt: skip
+        return result
+    if storage is Storage.HEART_RATE:
+        fast.heart_rate_rows(
+            points, indexes, out, result.errors, ctx, unit=unit, general=_heart_rate
+        )
+        return result
+    rows, months, errors = out.rows, out.months, result.errors
     start_pos = columns.index("start_at")
     for i, point in enumerate(points):
         try:
@@ -179,7 +191,6 @@ def normalise_series(
             continue
         rows.append(row)
         months.add(month_of(row[start_pos]))
-    result.rows.append(out)
     return result
 
 
