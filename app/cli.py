@@ -1,4 +1,4 @@
-"""Admin commands: ``python -m app.cli users|keys|ingestions ...``.
+"""Admin commands: ``python -m app.cli users|keys|ingestions|export ...``.
 
 Exit codes: 0 done, 2 usage, 3 already exists, 4 not found.
 """
@@ -22,6 +22,8 @@ from app.auth import service as auth_service
 from app.config import get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.partitions import PartitionManager
+from app.erase import commands as erase_commands
+from app.export import commands as export_commands
 from app.ingest.service import IngestService
 from app.lifespan import create_redis
 from app.logging import configure as configure_logging
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     users.add_parser(
         "disable", help="disable a user: their keys stop working at once"
     ).add_argument("name")
+    erase_commands.add_parser(users)
 
     keys = groups.add_parser("keys", help="manage API keys").add_subparsers(
         dest="command", required=True
@@ -58,10 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="a label, e.g. the device")
     create.add_argument("--expires-days", type=int, help="the key stops working after N days")
     create.add_argument(
-        "--rate-limit-requests", type=int, help="requests per window (default: server's)"
+        "--rate-limit-requests", type=_positive, help="requests per window (default: server's)"
     )
     create.add_argument(
-        "--rate-limit-bytes", type=int, help="body bytes per window (default: server's)"
+        "--rate-limit-bytes", type=_positive, help="body bytes per window (default: server's)"
     )
     keys.add_parser("list", help="list keys (never their secrets)").add_argument("user", nargs="?")
     keys.add_parser("revoke", help="revoke a key by its key id").add_argument("key_id")
@@ -102,7 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     target = replay.add_mutually_exclusive_group(required=True)
     target.add_argument("id", nargs="?", type=int)
     target.add_argument("--failed", action="store_true", help="every ingestion marked failed")
+    export_commands.add_parser(groups)
     return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
+    return number
 
 
 def _aware_datetime(value: str) -> datetime:
@@ -115,6 +126,10 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine, redis: Redis) -> i
     sessions = create_sessionmaker(engine)
     now = datetime.now(UTC)
     forget: list[str] = []
+    if args.group == "users" and args.command == "erase":
+        return await erase_commands.run(args, engine, redis, get_settings())
+    if args.group == "export":
+        return await export_commands.run(args, engine)
     if args.group == "users":
         async with sessions() as session, session.begin():
             if args.command == "create":
@@ -156,6 +171,8 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine, redis: Redis) -> i
                     scopes=tuple(args.scope or ("write",)),
                     label=args.name,
                     expires_at=expires,
+                    rate_limit_requests=args.rate_limit_requests,
+                    rate_limit_bytes=args.rate_limit_bytes,
                 )
                 print(f"created key {key.key_id} for {owner.name}, scopes {','.join(key.scopes)}")
                 print("the key is shown once; store it now:")

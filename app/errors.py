@@ -158,3 +158,16 @@ def install(app: FastAPI) -> None:
         log.exception("request.failed", error_type=type(exc).__name__)
         body = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
         return problem_response(500, body)
+
+
+def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every 422 is RFC 9457 problem+json here: replace FastAPI's default validation response."""
+    problem = {"content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid request", **problem}
+    schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+    schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+    return schema

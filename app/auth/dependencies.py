@@ -15,8 +15,13 @@ from app.ratelimit.limiter import Decision
 
 # Declared for OpenAPI; any one of the three is accepted.
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <key>")
-_x_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
-_api_key = APIKeyHeader(name="api-key", auto_error=False, description="The vendor server's header.")
+_x_api_key = APIKeyHeader(name="X-API-Key", scheme_name="XApiKey", auto_error=False)
+_api_key = APIKeyHeader(
+    name="api-key",
+    scheme_name="ApiKey",
+    auto_error=False,
+    description="The vendor server's header.",
+)
 
 
 def get_auth_service(request: Request) -> AuthService:

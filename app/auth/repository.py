@@ -74,7 +74,7 @@ async def list_keys(session: AsyncSession, user_id: int | None = None) -> list[t
     query = select(ApiKey, User.name).join(User, User.id == ApiKey.user_id).order_by(ApiKey.id)
     if user_id is not None:
         query = query.where(ApiKey.user_id == user_id)
-    return [(key, name) for key, name in (await session.execute(query)).tuples()]
+    return [(key, name) for key, name in (await session.execute(query)).all()]
 
 
 async def key_by_public_id(session: AsyncSession, key_id: str) -> ApiKey | None:

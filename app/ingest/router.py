@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from app.auth.dependencies import PrincipalDep, WriterDep, record_limits
 from app.auth.service import AuthService
 from app.errors import (
+    Forbidden,
     IngestFailed,
     InvalidEnvelope,
     MalformedPayload,
@@ -52,14 +53,19 @@ IngestServiceDep = Annotated[IngestService, Depends(get_ingest_service)]
 @router.post(
     "/ingest",
     response_model=IngestReport,
-    responses=problem_responses(
-        MalformedPayload,
-        Unauthorized,
-        PayloadTooLarge,
-        UnsupportedMediaType,
-        InvalidEnvelope,
-        IngestFailed,
-    ),
+    responses={
+        202: {"description": "Archived (durable) and queued; the report comes from Location."},
+        **problem_responses(
+            MalformedPayload,
+            Unauthorized,
+            Forbidden,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            InvalidEnvelope,
+            TooManyRequests,
+            IngestFailed,
+        ),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -84,7 +90,12 @@ async def ingest(request: Request, principal: WriterDep, service: IngestServiceD
 
     # With a Content-Length the whole body is charged before a byte is read; without one, it is
     # charged as it streams.
-    if declared is not None and declared.isdigit() and int(declared) <= settings.max_body_bytes:
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) <= settings.max_body_bytes
+    ):
         await charge(int(declared))
     received = await receive_body(
         request.stream(),
@@ -126,7 +137,10 @@ async def ingest(request: Request, principal: WriterDep, service: IngestServiceD
 @router.get(
     "/ingestions/{ingestion_id}",
     response_model=IngestReport,
-    responses=problem_responses(Unauthorized, NotFound),
+    responses={
+        202: {"description": "Still queued or being processed."},
+        **problem_responses(Unauthorized, Forbidden, TooManyRequests, NotFound),
+    },
 )
 async def get_ingestion(
     ingestion_id: Annotated[int, Path(ge=1, le=2**63 - 1)],

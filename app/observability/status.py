@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from app.auth.dependencies import ReaderDep
-from app.errors import Unauthorized, problem_responses
+from app.errors import Forbidden, TooManyRequests, Unauthorized, problem_responses
 from app.quality import repository as quality
 
 router = APIRouter(prefix="/v1", tags=["status"])
@@ -29,7 +29,11 @@ class Status(BaseModel):
     series: list[Freshness]
 
 
-@router.get("/status", response_model=Status, responses=problem_responses(Unauthorized))
+@router.get(
+    "/status",
+    response_model=Status,
+    responses=problem_responses(Unauthorized, Forbidden, TooManyRequests),
+)
 async def status(principal: ReaderDep, request: Request) -> Status:
     """Freshness of this key's user's data: newest point and last ingest per metric and automation."""
     async with request.app.state.engine.connect() as conn:

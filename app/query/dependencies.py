@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.query.cache import QueryCache
 from app.query.service import QueryService
+from app.query.sleep import SleepService
 
 
 def get_engine(request: Request) -> AsyncEngine:
@@ -33,7 +34,12 @@ def get_query_service(
     return QueryService(engine, cache)
 
 
+def get_sleep_service(engine: Annotated[AsyncEngine, Depends(get_engine)]) -> SleepService:
+    return SleepService(engine)
+
+
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 RedisDep = Annotated[Redis | None, Depends(get_redis)]
 CacheDep = Annotated[QueryCache, Depends(get_cache)]
 QueryServiceDep = Annotated[QueryService, Depends(get_query_service)]
+SleepServiceDep = Annotated[SleepService, Depends(get_sleep_service)]

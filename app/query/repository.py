@@ -49,10 +49,7 @@ async def metric_names(conn: AsyncConnection) -> dict[int, tuple[str, bool]]:
 
 async def has_rows(conn: AsyncConnection, user_id: int, spec: MetricSpec, metric_id: int) -> bool:
     found = await conn.execute(
-        text(
-            f"SELECT EXISTS (SELECT 1 FROM {spec.table}"  # noqa: S608 - table from our specs
-            " WHERE user_id = :u AND metric_id = :m)"
-        ),
+        text(f"SELECT EXISTS (SELECT 1 FROM {spec.table} WHERE user_id = :u AND metric_id = :m)"),
         {"u": user_id, "m": metric_id},
     )
     return bool(found.scalar_one())
@@ -65,7 +62,7 @@ async def metric_summary(conn: AsyncConnection, user_id: int) -> list[RowMapping
         metric = "metric_id" if name is None else "CAST(NULL AS smallint)"
         label = "CAST(NULL AS text)" if name is None else f"'{name}'"
         parts.append(
-            f"SELECT {metric} AS metric_id, {label} AS name, unit, count(*) AS n,"  # noqa: S608
+            f"SELECT {metric} AS metric_id, {label} AS name, unit, count(*) AS n,"
             f" min({column}) AS first_at, max({column}) AS last_at,"
             " array_agg(DISTINCT source) FILTER (WHERE source IS NOT NULL) AS sources"
             f" FROM {table} WHERE user_id = :u GROUP BY 1, 2, 3"
@@ -106,7 +103,7 @@ async def raw_points(conn: AsyncConnection, q: SeriesQuery) -> list[RowMapping]:
     if q.spec.canonical:
         columns.append("qty_canonical")
     statement = (
-        f"SELECT {', '.join(columns)} FROM {q.spec.table}"  # noqa: S608 - identifiers from specs
+        f"SELECT {', '.join(columns)} FROM {q.spec.table}"
         f" WHERE {' AND '.join(where)} ORDER BY {', '.join(order)}"
         f" LIMIT {params.add(q.limit + 1)}"
     )
@@ -154,7 +151,7 @@ async def buckets(conn: AsyncConnection, q: SeriesQuery, unit: str) -> list[RowM
             where.append(f"{later} > {params.add(last, 'timestamp')}")
     expr = sql.bucket("start_at", "utc_offset_min", unit, q.tz, params)
     statement = (
-        f"SELECT {expr} AS bucket, {', '.join(_aggregates(q.spec))}"  # noqa: S608
+        f"SELECT {expr} AS bucket, {', '.join(_aggregates(q.spec))}"
         f" FROM {q.spec.table} WHERE {' AND '.join(where)}"
         f" GROUP BY 1 ORDER BY 1 LIMIT {params.add(q.limit + 1)}"
     )
@@ -210,9 +207,9 @@ async def sleep_nights(conn: AsyncConnection, q: SleepQuery) -> list[date]:
     parts = []
     for table, column in (("sleep_metrics", "night_at"), ("sleep_segments", "start_at")):
         label, where = _sleep_where(column, q, lo, q.hi, params)
-        parts.append(f"SELECT {label} AS night FROM {table} WHERE {where}")  # noqa: S608
+        parts.append(f"SELECT {label} AS night FROM {table} WHERE {where}")
     statement = (
-        f"SELECT night FROM ({' UNION '.join(parts)}) n"  # noqa: S608
+        f"SELECT night FROM ({' UNION '.join(parts)}) n"
         f" ORDER BY night LIMIT {params.add(q.limit + 1)}"
     )
     return list((await conn.execute(text(statement), params)).scalars())
@@ -224,7 +221,7 @@ async def sleep_records(
     params = sql.Params()
     label, where = _sleep_where("night_at", q, first, last + timedelta(days=1), params)
     statement = (
-        f"SELECT {label} AS night, night_at, utc_offset_min, night_is_date_only,"  # noqa: S608
+        f"SELECT {label} AS night, night_at, utc_offset_min, night_is_date_only,"
         " sleep_start_at, sleep_end_at, in_bed_start_at, in_bed_end_at, bound_offsets_min,"
         " source, sleep_source, in_bed_source, asleep, core, deep, rem, awake, in_bed,"
         f" total_sleep, unit FROM sleep_metrics WHERE {where}"
@@ -239,7 +236,7 @@ async def sleep_segments(
     params = sql.Params()
     label, where = _sleep_where("start_at", q, first, last + timedelta(days=1), params)
     statement = (
-        f"SELECT {label} AS night, start_at, end_at, utc_offset_min, end_offset_min,"  # noqa: S608
+        f"SELECT {label} AS night, start_at, end_at, utc_offset_min, end_offset_min,"
         f" stage, qty, unit, source FROM sleep_segments WHERE {where}"
         " ORDER BY start_at, end_at, stage, source"
     )

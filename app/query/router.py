@@ -10,14 +10,15 @@ from app.auth.dependencies import ReaderDep
 from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
 from app.query import render
 from app.query.cache import Json
-from app.query.dependencies import QueryServiceDep
-from app.query.errors import InvalidQuery
+from app.query.dependencies import QueryServiceDep, SleepServiceDep
+from app.query.errors import InvalidQuery, InvalidRequest
 from app.query.schemas import MetricList, SeriesPage, SleepPage
-from app.query.service import MAX_LIMIT, MAX_NIGHTS
+from app.query.service import MAX_LIMIT
+from app.query.sleep import MAX_NIGHTS
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
-_ERRORS = (Unauthorized, Forbidden, TooManyRequests)
+_ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
 From = Annotated[
     str | None,
     Query(
@@ -108,7 +109,7 @@ async def read_metric(
 )
 async def read_sleep(
     principal: ReaderDep,
-    service: QueryServiceDep,
+    service: SleepServiceDep,
     request: Request,
     start: Annotated[
         str | None, Query(alias="from", description="First night (date), inclusive.")
@@ -120,7 +121,7 @@ async def read_sleep(
     limit: Annotated[int, Query(ge=1, le=MAX_NIGHTS)] = 31,
 ) -> Response:
     """Nights with stage totals (as sent, and from segments) and, where stored, the segments."""
-    page = await service.sleep(
+    page = await service.nights(
         principal.user_id,
         start=start,
         end=to,

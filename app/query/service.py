@@ -1,4 +1,4 @@
-"""Metric and sleep reads: resolve the metric, page through points or buckets, cache aggregates.
+"""Metric reads: resolve the metric, page through points or buckets, cache aggregates.
 
 No FastAPI here; the router hands over plain parameters and renders JSON or CSV.
 """
@@ -6,8 +6,8 @@ No FastAPI here; the router hands over plain parameters and renders JSON or CSV.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,12 +18,22 @@ from app.ingest.units import canonical
 from app.query import cursor, repository
 from app.query.cache import Json, JsonValue, QueryCache
 from app.query.errors import InvalidQuery
-from app.query.repository import SeriesQuery, SleepQuery
+from app.query.repository import SeriesQuery
 from app.query.specs import SLEEP, MetricSpec, describe, spec_for
-from app.query.timerange import BUCKETS, fixed, iso, local_label, parse_range, parse_tz
+from app.query.timerange import BUCKETS, iso, local_label, parse_range, parse_tz
 
 MAX_LIMIT = 10_000
-MAX_NIGHTS = 366
+CursorKey = list[datetime | str | None]
+
+
+@dataclass(slots=True)
+class _Summary:
+    known: bool
+    count: int = 0
+    units: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+    first: datetime | None = None
+    last: datetime | None = None
 
 
 class QueryService:
@@ -43,39 +53,35 @@ class QueryService:
         async with self._engine.connect() as conn:
             rows = await repository.metric_summary(conn, user_id)
             names = await repository.metric_names(conn) if rows else {}
-        merged: dict[str, dict[str, Any]] = {}
+        merged: dict[str, _Summary] = {}
         for row in rows:
             if row["name"] is not None:
                 name, known = str(row["name"]), True
             else:
                 name, known = names[int(row["metric_id"])]
-            entry = merged.setdefault(
-                name,
-                {"units": set(), "sources": set(), "count": 0, "first": None, "last": None},
-            )
-            entry["known"] = known
-            entry["count"] += int(row["n"])
+            entry = merged.setdefault(name, _Summary(known))
+            entry.count += int(row["n"])
             if row["unit"] is not None:
-                entry["units"].add(row["unit"])
-            entry["sources"].update(row["sources"] or ())
+                entry.units.add(row["unit"])
+            entry.sources.update(row["sources"] or ())
             first, last = row["first_at"], row["last_at"]
-            entry["first"] = first if entry["first"] is None else min(entry["first"], first)
-            entry["last"] = last if entry["last"] is None else max(entry["last"], last)
+            entry.first = first if entry.first is None else min(entry.first, first)
+            entry.last = last if entry.last is None else max(entry.last, last)
         items: list[JsonValue] = []
         for name in sorted(merged):
             entry = merged[name]
-            kind, aggregation = describe(name, entry["known"])
+            kind, aggregation = describe(name, entry.known)
             items.append(
                 {
                     "name": name,
                     "kind": kind,
                     "aggregation": aggregation,
-                    "known": entry["known"],
-                    "units": sorted(entry["units"]),
-                    "count": entry["count"],
-                    "first_at": iso(entry["first"]),
-                    "last_at": iso(entry["last"]),
-                    "sources": sorted(entry["sources"]),
+                    "known": entry.known,
+                    "units": sorted(entry.units),
+                    "count": entry.count,
+                    "first_at": iso(entry.first),
+                    "last_at": iso(entry.last),
+                    "sources": sorted(entry.sources),
                 }
             )
         return {"metrics": items}
@@ -187,100 +193,42 @@ class QueryService:
             "next_cursor": next_page,
         }
 
-    # --- sleep ----------------------------------------------------------------------------------
-
-    async def sleep(
-        self,
-        user_id: int,
-        *,
-        start: str | None,
-        end: str | None,
-        tz: str | None,
-        segments: bool,
-        page: str | None,
-        limit: int,
-    ) -> Json:
-        """Nights (noon to noon, named for the day they end) with stage totals and segments."""
-        if not 1 <= limit <= MAX_NIGHTS:
-            raise InvalidQuery(f"`limit` must be 1-{MAX_NIGHTS}", field="limit")
-        zone = parse_tz(tz)
-        lo, hi = parse_range(start, end)
-        query_id = cursor.fingerprint("sleep", start, end, zone)
-        after = cursor.decode(page, "sleep", query_id)
-        q = SleepQuery(
-            user_id=user_id,
-            lo=_day(lo.at or lo.local) if lo else None,
-            hi=_day(hi.at or hi.local) if hi else None,
-            tz=zone,
-            limit=limit,
-            after=date.fromisoformat(str(after[0])) if after else None,
-        )
-        async with self._engine.connect() as conn:
-            nights = await repository.sleep_nights(conn, q)
-            more = len(nights) > limit
-            nights = nights[:limit]
-            records = (
-                await repository.sleep_records(conn, q, nights[0], nights[-1]) if nights else []
-            )
-            pieces = (
-                await repository.sleep_segments(conn, q, nights[0], nights[-1]) if nights else []
-            )
-        out: dict[date, dict[str, list[JsonValue]]] = {
-            night: {"records": [], "from_segments": [], "segments": []} for night in nights
-        }
-        for row in records:
-            if row["night"] in out:
-                out[row["night"]]["records"].append(_night_record(row, zone))
-        by_source: dict[tuple[date, str | None], list[RowMapping]] = {}
-        for row in pieces:
-            if row["night"] in out:
-                by_source.setdefault((row["night"], row["source"]), []).append(row)
-                if segments:
-                    out[row["night"]]["segments"].append(_segment(row, zone))
-        for (night, source), rows in by_source.items():
-            out[night]["from_segments"].append(_segment_totals(source, rows, zone))
-        items: list[JsonValue] = [
-            {"night": night.isoformat(), **parts} if segments else
-            {"night": night.isoformat(), "records": parts["records"],
-             "from_segments": parts["from_segments"]}
-            for night, parts in out.items()
-        ]  # fmt: skip
-        next_page = cursor.encode("sleep", query_id, [nights[-1].isoformat()]) if more else None
-        return {"tz": zone, "nights": items, "next_cursor": next_page}
-
-
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value is not None else None
-
 
 def _iso_or_none(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 def _typed_after(
-    values: list[Any] | None, spec: MetricSpec, bucket: str | None, tz: str | None
-) -> list[Any] | None:
+    values: list[object] | None, spec: MetricSpec, bucket: str | None, tz: str | None
+) -> CursorKey | None:
     """Cursor values back in their SQL types (checked: a cursor is client input)."""
     if values is None:
         return None
     try:
         if bucket is not None:
             (start,) = values
-            parsed = datetime.fromisoformat(start)
+            parsed = datetime.fromisoformat(_required(start))
             if (parsed.tzinfo is None) != (tz is None):
                 raise ValueError("bucket cursor of another mode")
             return [parsed]
         start, end, source, *extra = values
         if len(extra) != len(spec.extra_key):
             raise ValueError("key length")
-        typed: list[Any] = [
-            datetime.fromisoformat(start),
-            datetime.fromisoformat(end) if end is not None else None,
+        end_text = _text(end)
+        typed: CursorKey = [
+            datetime.fromisoformat(_required(start)),
+            datetime.fromisoformat(end_text) if end_text is not None else None,
             _text(source),
         ]
         return typed + [_text(v) for v in extra]
     except (TypeError, ValueError):
         raise InvalidQuery("`cursor` is not a cursor of this query", field="cursor") from None
+
+
+def _required(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError("expected text")
 
 
 def _text(value: object) -> str | None:
@@ -335,89 +283,3 @@ def _bucket(row: RowMapping, spec: MetricSpec, tz: str | None) -> JsonValue:
             else:
                 item[f"{column}_{stat}"] = value
     return item
-
-
-def _night_record(row: RowMapping, tz: str | None) -> JsonValue:
-    offset = row["utc_offset_min"]
-    bounds = row["bound_offsets_min"] or [offset] * 4
-    names = ("sleep_start", "sleep_end", "in_bed_start", "in_bed_end")
-    record: dict[str, JsonValue] = {
-        "date": row["night_at"].astimezone(fixed(offset)).date().isoformat()
-        if row["night_is_date_only"]
-        else iso(row["night_at"], offset, tz),
-        "source": row["source"],
-    }
-    for name, bound_offset in zip(names, bounds, strict=True):
-        record[name] = iso(row[f"{name}_at"], bound_offset or offset, tz)
-    for column in ("asleep", "core", "deep", "rem", "awake", "in_bed", "total_sleep", "unit"):
-        record[column] = row[column]
-    record["sleep_source"] = row["sleep_source"]
-    record["in_bed_source"] = row["in_bed_source"]
-    return record
-
-
-def _segment(row: RowMapping, tz: str | None) -> JsonValue:
-    return {
-        "start": iso(row["start_at"], row["utc_offset_min"], tz),
-        "end": iso(row["end_at"], row["end_offset_min"], tz),
-        "stage": row["stage"],
-        "qty": row["qty"],
-        "unit": row["unit"],
-        "source": row["source"],
-    }
-
-
-_STAGES = {
-    "core": "core",
-    "deep": "deep",
-    "rem": "rem",
-    "awake": "awake",
-    "inbed": "in_bed",
-    "asleep": "asleep",
-    "unspecified": "asleep",
-    "asleepunspecified": "asleep",
-}
-
-
-def _segment_totals(source: str | None, rows: list[RowMapping], tz: str | None) -> JsonValue:
-    """Hours per stage from the segments' own bounds; total_sleep = asleep+core+deep+rem."""
-    totals = dict.fromkeys(("asleep", "core", "deep", "rem", "awake", "in_bed"), 0.0)
-    other: dict[str, float] = {}
-    asleep = [r for r in rows if _STAGES.get(_stage_key(r["stage"])) not in ("in_bed", "awake")]
-    in_bed = [r for r in rows if _STAGES.get(_stage_key(r["stage"])) == "in_bed"]
-    for row in rows:
-        hours = (row["end_at"] - row["start_at"]).total_seconds() / 3600
-        stage = _STAGES.get(_stage_key(row["stage"]))
-        if stage is None:
-            other[row["stage"]] = other.get(row["stage"], 0.0) + hours
-        else:
-            totals[stage] += hours
-    first = min(asleep, key=lambda r: r["start_at"]) if asleep else None
-    last = max(asleep, key=lambda r: r["end_at"]) if asleep else None
-    bed_first = min(in_bed, key=lambda r: r["start_at"]) if in_bed else None
-    bed_last = max(in_bed, key=lambda r: r["end_at"]) if in_bed else None
-    out: dict[str, JsonValue] = {
-        "source": source,
-        "unit": "hr",
-        **totals,
-        "total_sleep": totals["asleep"] + totals["core"] + totals["deep"] + totals["rem"],
-        "sleep_start": _bound(first, "start", tz),
-        "sleep_end": _bound(last, "end", tz),
-        "in_bed_start": _bound(bed_first, "start", tz),
-        "in_bed_end": _bound(bed_last, "end", tz),
-        "segment_count": len(rows),
-    }
-    if other:
-        out["other_stages"] = other
-    return out
-
-
-def _bound(row: RowMapping | None, which: str, tz: str | None) -> str | None:
-    if row is None:
-        return None
-    offset = row["utc_offset_min"] if which == "start" else row["end_offset_min"]
-    return iso(row[f"{which}_at"], offset, tz)
-
-
-def _stage_key(stage: str) -> str:
-    return stage.replace(" ", "").replace("_", "").lower()

@@ -7,7 +7,7 @@ parameter, collected in a ``Params`` under a fresh name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from app.query.timerange import MAX_OFFSET, Bound
@@ -79,7 +79,3 @@ def after(keys: Sequence[tuple[str, str, Any]], params: Params) -> str:
         else:
             equal.append(f"{column} IS NULL")  # nothing sorts after NULL in this column
     return "(" + " OR ".join(f"({a})" for a in alternatives) + ")" if alternatives else "false"
-
-
-def utc(at: datetime) -> datetime:
-    return at.astimezone(UTC)

@@ -44,7 +44,7 @@ Try (from $ROOT):
 EOF
 
 if [ ! -f app/worker.py ]; then
-    exec "$BIN/uvicorn" app.main:app --host "$HOST" --port "$PORT"
+    exec "$BIN/uvicorn" app.main:app --host "$HOST" --port "$PORT" --no-server-header
 fi
 
 # Both in the background so that our traps run at once; background jobs ignore SIGINT, so
@@ -61,7 +61,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 "$BIN/python" -m app.worker &
 worker=$!
-"$BIN/uvicorn" app.main:app --host "$HOST" --port "$PORT" &
+"$BIN/uvicorn" app.main:app --host "$HOST" --port "$PORT" --no-server-header &
 server=$!
 rc=0
 wait "$server" || rc=$?

@@ -1,0 +1,54 @@
+"""``GET /v1/export``: the user's data as Health Auto Export JSON, streamed (scope ``read``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from app.auth.dependencies import ReaderDep
+from app.errors import Forbidden, TooManyRequests, Unauthorized, problem_responses
+from app.export.service import ExportService
+from app.query.dependencies import EngineDep
+from app.query.errors import InvalidQuery, InvalidRequest
+from app.query.timerange import parse_range, parse_tz
+
+router = APIRouter(prefix="/v1", tags=["export"])
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        **problem_responses(InvalidQuery, InvalidRequest, Unauthorized, Forbidden, TooManyRequests),
+        200: {
+            "description": 'A Health Auto Export document, {"data": {...}}',
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+    },
+)
+async def export(
+    principal: ReaderDep,
+    engine: EngineDep,
+    start: Annotated[
+        str | None,
+        Query(alias="from", description="Inclusive; as in /v1/metrics/{name} (local or instant)."),
+    ] = None,
+    to: Annotated[str | None, Query(description="Exclusive.")] = None,
+    tz: Annotated[str | None, Query(description="IANA zone for local `from`/`to`.")] = None,
+) -> StreamingResponse:
+    """Everything of this key's user (or a time range) as HAE JSON, re-importable anywhere."""
+    lo, hi = parse_range(start, to, parse_tz(tz))
+    service = ExportService(engine)
+    await service.record(principal.user_id, lo, hi, via="api")
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    return StreamingResponse(
+        service.stream(principal.user_id, lo, hi),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="hae-export-{stamp}.json"',
+            "Cache-Control": "no-store",
+        },
+    )

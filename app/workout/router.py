@@ -1,0 +1,158 @@
+"""Workout read API (scope ``read``, always the key's own user); thin."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from app.auth.dependencies import ReaderDep
+from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
+from app.query import render
+from app.query.dependencies import CacheDep, EngineDep
+from app.query.errors import InvalidQuery, InvalidRequest
+from app.workout import geo
+from app.workout.service import MAX_LIMIT, WorkoutService, build_filter
+
+router = APIRouter(prefix="/v1/workouts", tags=["workouts"])
+
+_ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
+
+
+def get_workout_service(engine: EngineDep, cache: CacheDep) -> WorkoutService:
+    return WorkoutService(engine, cache)
+
+
+WorkoutServiceDep = Annotated[WorkoutService, Depends(get_workout_service)]
+From = Annotated[
+    str | None,
+    Query(alias="from", description="Inclusive, on the workout's start; see /v1/metrics/{name}."),
+]
+To = Annotated[str | None, Query(description="Exclusive.")]
+Tz = Annotated[str | None, Query(description="IANA time zone for local dates and periods.")]
+WorkoutType = Annotated[
+    str | None, Query(alias="type", description="Workout name, e.g. `Outdoor Run`.")
+]
+NearParam = Annotated[
+    str | None, Query(description="`lat,lon`: workouts whose route passes within `radius_m`.")
+]
+Radius = Annotated[float | None, Query(gt=0, le=20_000_000, description="Metres (default 1000).")]
+BBoxParam = Annotated[
+    str | None,
+    Query(description="`min_lon,min_lat,max_lon,max_lat`: workouts whose route enters the box."),
+]
+
+
+def _json(body: object, request: Request, media_type: str = render.JSON) -> Response:
+    response = Response(render.json_bytes(body), media_type=media_type)
+    next_cursor = body.get("next_cursor") if isinstance(body, dict) else None
+    if isinstance(next_cursor, str):
+        response.headers["Link"] = render.next_link(str(request.url), next_cursor)
+    return response
+
+
+@router.get("", responses=problem_responses(InvalidQuery, *_ERRORS))
+async def list_workouts(
+    principal: ReaderDep,
+    service: WorkoutServiceDep,
+    request: Request,
+    start: From = None,
+    to: To = None,
+    tz: Tz = None,
+    name: WorkoutType = None,
+    near: NearParam = None,
+    radius_m: Radius = None,
+    bbox: BBoxParam = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> Response:
+    """Workouts, oldest first; by type, time, or a route near a point or inside a box."""
+    workout_filter, _ = build_filter(
+        principal.user_id,
+        start=start,
+        end=to,
+        tz=tz,
+        name=name,
+        near=near,
+        radius_m=radius_m,
+        bbox=bbox,
+    )
+    raw = (start, to, tz, name, str(radius_m) if radius_m is not None else None)
+    return _json(await service.find(workout_filter, raw=raw, page=cursor, limit=limit), request)
+
+
+@router.get("/distance", responses=problem_responses(InvalidQuery, *_ERRORS))
+async def distance_per_period(
+    principal: ReaderDep,
+    service: WorkoutServiceDep,
+    request: Request,
+    bucket: Annotated[Literal["day", "week", "month", "year"], Query()] = "week",
+    start: From = None,
+    to: To = None,
+    tz: Tz = None,
+    name: WorkoutType = None,
+    near: NearParam = None,
+    radius_m: Radius = None,
+    bbox: BBoxParam = None,
+) -> Response:
+    """Total distance per period, measured along the stored route geometry."""
+    workout_filter, zone = build_filter(
+        principal.user_id,
+        start=start,
+        end=to,
+        tz=tz,
+        name=name,
+        near=near,
+        radius_m=radius_m,
+        bbox=bbox,
+    )
+    return _json(await service.distance(workout_filter, period=bucket, tz=zone), request)
+
+
+@router.get("/{workout_id}", responses=problem_responses(*_ERRORS, NotFound))
+async def get_workout(
+    workout_id: UUID, principal: ReaderDep, service: WorkoutServiceDep, request: Request
+) -> Response:
+    """One workout with its summary, series and route statistics."""
+    return _json(await service.get(principal.user_id, workout_id), request)
+
+
+@router.get(
+    "/{workout_id}/route",
+    responses={
+        **problem_responses(*_ERRORS, NotFound),
+        200: {
+            "content": {
+                geo.GEOJSON_MEDIA_TYPE: {"schema": {"type": "object"}},
+                geo.GPX_MEDIA_TYPE: {"schema": {"type": "string"}},
+            }
+        },
+    },
+)
+async def get_route(
+    workout_id: UUID,
+    principal: ReaderDep,
+    service: WorkoutServiceDep,
+    request: Request,
+    fmt: Annotated[
+        Literal["geojson", "gpx"] | None,
+        Query(alias="format", description="Overrides `Accept` (for browsers): geojson or gpx."),
+    ] = None,
+) -> Response:
+    """The route as GeoJSON (default) or GPX (`Accept: application/gpx+xml`)."""
+    route = await service.route(principal.user_id, workout_id)
+    if fmt is None:
+        chosen = render.negotiate(
+            request.headers.get("accept"),
+            (geo.GEOJSON_MEDIA_TYPE, render.JSON, geo.GPX_MEDIA_TYPE, "application/xml"),
+        )
+        fmt = "gpx" if chosen in (geo.GPX_MEDIA_TYPE, "application/xml") else "geojson"
+    if fmt == "gpx":
+        filename = f"workout-{workout_id}.gpx"
+        return Response(
+            geo.gpx(route),
+            media_type=geo.GPX_MEDIA_TYPE,
+            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        )
+    return Response(render.json_bytes(geo.geojson(route)), media_type=geo.GEOJSON_MEDIA_TYPE)
