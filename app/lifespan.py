@@ -31,7 +31,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.auth = AuthService(
         engine, settings, redis=redis, limiter=limiter, partitions=partitions
     )
-    app.state.ingest = IngestService(engine, partitions, settings)
+    app.state.ingest = IngestService(engine, partitions, settings, redis=redis)
     app.state.migration_head = migration_head()
     try:
         yield

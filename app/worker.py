@@ -23,6 +23,7 @@ from app.config import Settings, get_settings
 from app.db.engine import create_engine
 from app.db.partitions import PartitionManager
 from app.ingest.service import IngestService
+from app.lifespan import create_redis
 from app.logging import configure as configure_logging
 
 log = structlog.get_logger("app.worker")
@@ -31,7 +32,8 @@ log = structlog.get_logger("app.worker")
 async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool = False) -> int:
     """Process until ``stop`` is set (finishing the ingestion in hand), or the queue is empty."""
     engine = create_engine(settings, pool_size=3)
-    service = IngestService(engine, PartitionManager(engine), settings)
+    redis = create_redis(settings)
+    service = IngestService(engine, PartitionManager(engine), settings, redis=redis)
     log.info("worker.started", worker=service.worker_id)
     processed = 0
     backoff = settings.worker_poll_s
@@ -56,6 +58,7 @@ async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool =
             processed += 1
             log.info("worker.ingestion_done", status=report.get("status"))
     finally:
+        await redis.aclose()
         await engine.dispose()
         log.info("worker.stopped", processed=processed)
     return processed

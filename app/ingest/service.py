@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 import structlog
+from redis.asyncio import Redis
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,6 +37,7 @@ from app.ingest.report import ReportBuilder, as_duplicate
 from app.observability import metrics
 from app.quality import repository as quality
 from app.quality import rules
+from app.query import cache as query_cache
 
 log = structlog.get_logger(__name__)
 
@@ -46,9 +48,15 @@ _series_decoder = msgspec.json.Decoder(wire.MetricSeries)
 
 class IngestService:
     def __init__(
-        self, engine: AsyncEngine, partitions: PartitionManager, settings: Settings
+        self,
+        engine: AsyncEngine,
+        partitions: PartitionManager,
+        settings: Settings,
+        *,
+        redis: Redis | None = None,
     ) -> None:
         self._engine = engine
+        self._redis = redis
         self._partitions = partitions
         self._settings = settings
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -174,6 +182,10 @@ class IngestService:
             return report
         finally:
             heartbeat.cancel()
+            # Committed by now (or nothing was): cached read aggregates of this user are stale.
+            await query_cache.invalidate_user(
+                self._redis, self._settings.redis_prefix, ingestion.user_id
+            )
 
     def _next_step(self, attempts: int) -> tuple[str, float | None]:
         """("retrying", seconds) with exponential backoff, or ("failed", None) when spent."""
