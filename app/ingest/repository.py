@@ -8,8 +8,9 @@ this app) writes nothing at all and takes no row locks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -156,6 +157,8 @@ async def upsert(
     conn: AsyncConnection, rows: Rows, *, returning: str | None = None
 ) -> UpsertResult:
     """Merge ``rows`` into their table inside the caller's transaction."""
+    if rows.stream is not None:
+        return await _upsert_stream(conn, rows)
     if not rows.rows:
         return UpsertResult(0, 0, 0, [], [])
     s = spec(rows.table)
@@ -170,7 +173,7 @@ async def upsert(
     if (
         rows.unique_keys
         and first_at is not None
-        and not await _any_stored(conn, s, rows, first_at, last_at)
+        and not await _any_stored(conn, s, _prefix(rows, s), first_at, last_at)
     ):
         # Nothing of this series stored in its time range, and no key repeats: every row is
         # new, so the rows go straight into the table (COPY speed, no staging, no merge).
@@ -193,6 +196,75 @@ async def upsert(
     return UpsertResult(len(rows.rows), len(inserted), len(updated), inserted, updated)
 
 
+class _OutOfHint(Exception):
+    """A streamed row fell outside the range (or order) its series claimed."""
+
+
+def _counted(
+    rows: Iterator[tuple[Any, ...]], position: int, hint: tuple[Any, Any] | None, tally: list[int]
+) -> Iterator[tuple[Any, ...]]:
+    """Count the rows; with a hint, insist they stay in it, strictly increasing in time."""
+    previous = None
+    for row in rows:
+        if hint is not None:
+            at = row[position]
+            if not hint[0] <= at <= hint[1] or (previous is not None and at <= previous):
+                raise _OutOfHint
+            previous = at
+        tally[0] += 1
+        yield row
+
+
+async def _upsert_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
+    """A large series: rows are normalised while COPY sends them, so Python and PostgreSQL work
+    at the same time and the rows are never all in memory."""
+    s = spec(rows.table)
+    assert s.time_column is not None  # noqa: S101 - only time-series tables stream
+    user_id = rows.key_prefix["user_id"]
+    position = rows.columns.index(s.time_column)
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"{rows.table}:{user_id}"},
+    )
+    driver = await driver_connection(conn)
+    columns = list(rows.columns)
+    assert rows.stream is not None  # noqa: S101
+    if rows.hint is not None and not await _any_stored(conn, s, rows.key_prefix, *rows.hint):
+        # Claimed range empty: straight into the table (its months' partitions exist), unless a
+        # row breaks the claim; then this attempt is undone and the series goes the merge way.
+        tally = [0]
+        try:
+            async with conn.begin_nested():
+                records = _counted(rows.stream(), position, rows.hint, tally)
+                await driver.copy_records_to_table(rows.table, records=records, columns=columns)
+        except _OutOfHint:
+            pass
+        else:
+            return UpsertResult(tally[0], tally[0], 0, [], [])
+    stage = f"_stage_{rows.table}"
+    column_defs = ", ".join(f"{c} {s.types[c]}" for c in rows.columns)
+    await conn.execute(text(f"CREATE TEMP TABLE {stage} ({column_defs}) ON COMMIT DROP"))
+    tally = [0]
+    records = _counted(rows.stream(), position, None, tally)
+    await driver.copy_records_to_table(stage, records=records, columns=columns)
+    if not tally[0]:
+        await conn.execute(text(f"DROP TABLE {stage}"))
+        return UpsertResult(0, 0, 0, [], [])
+    # Months the claim did not cover: created here, in this transaction (a separate connection
+    # would wait on the lock this one may hold from the undone attempt).
+    for year, month in sorted(rows.months):
+        await conn.execute(
+            text("SELECT hae_ensure_month_partition(:table, :at)"),
+            {"table": rows.table, "at": datetime(year, month, 15, tzinfo=UTC)},
+        )
+    await conn.execute(text(f"ANALYZE {stage}"))
+    sql = _merge_sql(rows.table, rows.columns, None, not rows.unique_keys)
+    params = {"user_id": user_id, "first_at": rows.first_at, "last_at": rows.last_at}
+    result = (await conn.execute(text(sql), params)).one()
+    await conn.execute(text(f"DROP TABLE {stage}"))
+    return UpsertResult(tally[0], len(result.inserted), len(result.updated), [], [])
+
+
 def _time_range(rows: Rows, s: TableSpec) -> tuple[Any, Any]:
     if s.time_column is None:
         return None, None
@@ -203,12 +275,16 @@ def _time_range(rows: Rows, s: TableSpec) -> tuple[Any, Any]:
     return min(stamps), max(stamps)
 
 
+def _prefix(rows: Rows, s: TableSpec) -> dict[str, Any]:
+    return {c: rows.rows[0][rows.columns.index(c)] for c in s.prefix}
+
+
 async def _any_stored(
-    conn: AsyncConnection, s: TableSpec, rows: Rows, first_at: Any, last_at: Any
+    conn: AsyncConnection, s: TableSpec, prefix: dict[str, Any], first_at: Any, last_at: Any
 ) -> bool:
     """Whether any row with this series' key prefix exists in its time range (an index probe)."""
     where = " AND ".join(f"{c} = :{c}" for c in s.prefix)
-    params = {c: rows.rows[0][rows.columns.index(c)] for c in s.prefix}
+    params = {c: prefix[c] for c in s.prefix}
     found = await conn.execute(
         text(
             f"SELECT EXISTS (SELECT 1 FROM {s.name} WHERE {where}"

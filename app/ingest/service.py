@@ -305,14 +305,16 @@ class IngestService:
         self, section: str, name: str | None, parts: list[Rows], report: ReportBuilder, ctx: Context
     ) -> list[repository.UpsertResult] | None:
         """Write one series/section in its own transaction; a failure costs only this one."""
-        flags, ctx.flags = ctx.flags, []
         for part in parts:
             await self._partitions.ensure(part.table, part.months)
         try:
             async with self._engine.begin() as conn:
                 results = [await repository.upsert(conn, part) for part in parts]
+                # Taken after the upserts: a streamed series is normalised during its COPY.
+                flags, ctx.flags = ctx.flags, []
                 flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            ctx.flags = []
             label = f"{section}:{name}" if name else section
             log.error(
                 "ingest.write_failed", section=section, metric=name, error_type=type(exc).__name__
@@ -370,8 +372,8 @@ class IngestService:
                     ]
                 )
                 continue
-            report.reject(result.errors)
             written = await self._write("metrics", series.name, result.rows, report, ctx)
+            report.reject(result.errors)  # after the write: a streamed series finds them then
             if written is None:
                 report.add(
                     "metrics", series.name, received=result.received, rejected=result.rejected
@@ -547,6 +549,9 @@ def _raise_stored_rejection(problem: dict[str, Any]) -> None:
 def _newest(parts: list[Rows]) -> datetime | None:
     newest: datetime | None = None
     for part in parts:
+        if part.stream is not None and part.last_at is not None:
+            newest = part.last_at if newest is None or part.last_at > newest else newest
+            continue
         if not part.rows:
             continue
         column = "night_at" if "night_at" in part.columns else "start_at"

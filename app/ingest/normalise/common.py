@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +59,12 @@ class Rows:
     first_at: datetime | None = None
     last_at: datetime | None = None
     unique_keys: bool = False
+    # A large series is not materialised: ``stream()`` yields its rows afresh each call (the
+    # writer may have to start over), with the time range read off its first and last points
+    # as a hint, and the key values every row shares (user_id, metric_id).
+    stream: Callable[[], Iterator[tuple[Any, ...]]] | None = None
+    hint: tuple[datetime, datetime] | None = None
+    key_prefix: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""Tight loops for the bulk of a backfill: plain quantity and heart-rate points.
+"""Tight loops for the bulk of a backfill: plain quantity and heart-rate points, as generators
+(a large series streams into COPY while it is being normalised).
 
 They accept only the regular case (string dates, a value in plausible range) and hand any
 other point to the general builder, so validation has one definition and the common case costs
@@ -9,7 +10,7 @@ unique and need no de-duplication).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,7 +60,7 @@ def quantity_rows(
     metric_id: int | None,
     non_negative: bool,
     general: Builder,
-) -> None:
+) -> Iterator[tuple[Any, ...]]:
     conv = canonical(unit)
     factor, shift = (conv[1], conv[2]) if conv is not None else (1.0, 0.0)
     convert = conv is not None and (factor != 1.0 or shift != 0.0)
@@ -68,12 +69,11 @@ def quantity_rows(
         low = max(low, 0.0)
     user_id, ingestion_id = ctx.user_id, ctx.ingestion_id
     min_at, max_at = MIN_AT, ctx.max_at
-    append = out.rows.append
     months = _Months(out.months)
     parse = _parse_text
-    prev = _FAR_PAST
+    newest = _FAR_PAST
+    oldest: datetime | None = None
     ordered = True
-    first: datetime | None = None
     for i, p in enumerate(points):
         stamp = p.date if p.date is not None else p.start
         qty = p.qty
@@ -105,15 +105,18 @@ def quantity_rows(
                 errors.append(PointError("metrics", name, index, exc.field, exc.reason))
                 continue
         at = row[2]
-        append(row)
+        yield row
         if not months.start <= at < months.end:
             months.add(at)
-        if at <= prev:
+        if at > newest:
+            newest = at
+            if oldest is None:
+                oldest = at
+        else:
             ordered = False
-        prev = at
-        if first is None:
-            first = at
-    _note(out, first, prev, ordered)
+            if oldest is not None and at < oldest:
+                oldest = at
+    _note(out, oldest, newest, ordered)
 
 
 def heart_rate_rows(
@@ -125,16 +128,15 @@ def heart_rate_rows(
     *,
     unit: str | None,
     general: Builder,
-) -> None:
+) -> Iterator[tuple[Any, ...]]:
     low, high = _bounds(rules._RANGES["heart_rate"])
     user_id, ingestion_id = ctx.user_id, ctx.ingestion_id
     min_at, max_at = MIN_AT, ctx.max_at
-    append = out.rows.append
     months = _Months(out.months)
     parse = _parse_text
-    prev = _FAR_PAST
+    newest = _FAR_PAST
+    oldest: datetime | None = None
     ordered = True
-    first: datetime | None = None
     for i, p in enumerate(points):
         stamp = p.date if p.date is not None else p.start
         lo, avg, hi = p.min, p.avg, p.max
@@ -165,20 +167,22 @@ def heart_rate_rows(
                 errors.append(PointError("metrics", "heart_rate", index, exc.field, exc.reason))
                 continue
         at = row[1]
-        append(row)
+        yield row
         if not months.start <= at < months.end:
             months.add(at)
-        if at <= prev:
+        if at > newest:
+            newest = at
+            if oldest is None:
+                oldest = at
+        else:
             ordered = False
-        prev = at
-        if first is None:
-            first = at
-    _note(out, first, prev, ordered)
+            if oldest is not None and at < oldest:
+                oldest = at
+    _note(out, oldest, newest, ordered)
 
 
 def _note(out: Rows, first: datetime | None, last: datetime, ordered: bool) -> None:
+    """Record what iteration saw (after the last row: generators run this when exhausted)."""
     if first is None:
         return
-    out.first_at = first if out.first_at is None else min(out.first_at, first)
-    out.last_at = last if out.last_at is None else max(out.last_at, last)
-    out.unique_keys = ordered
+    out.first_at, out.last_at, out.unique_keys = first, last, ordered

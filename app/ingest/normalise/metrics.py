@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from app.ingest import catalog, wire
 from app.ingest.catalog import Storage
+from app.ingest.dates import DateError, parse_date
 from app.ingest.normalise import fast, sleep
 from app.ingest.normalise.common import (
     Context,
@@ -169,16 +172,30 @@ def normalise_series(
     out = Rows(table, columns)
     result.rows.append(out)
     unit = series.units
-    if storage in (Storage.QUANTITY, Storage.ACTIVITY) and point_type is wire.QuantityPoint:
-        fast.quantity_rows(
-            points, indexes, out, result.errors, ctx, name=name, unit=unit, metric_id=metric_id,
-            non_negative=name in catalog.NON_NEGATIVE, general=_quantity,
-        )  # fmt: skip
-        return result
-    if storage is Storage.HEART_RATE:
-        fast.heart_rate_rows(
-            points, indexes, out, result.errors, ctx, unit=unit, general=_heart_rate
-        )
+    quantity = storage in (Storage.QUANTITY, Storage.ACTIVITY) and point_type is wire.QuantityPoint
+    if quantity or storage is Storage.HEART_RATE:
+        errors, mark = result.errors, len(result.errors)
+
+        def source() -> Iterator[tuple[Any, ...]]:
+            del errors[mark:]  # a re-run must not report its rejections twice
+            if quantity:
+                return fast.quantity_rows(
+                    points, indexes, out, errors, ctx, name=name, unit=unit, metric_id=metric_id,
+                    non_negative=name in catalog.NON_NEGATIVE, general=_quantity,
+                )  # fmt: skip
+            return fast.heart_rate_rows(
+                points, indexes, out, errors, ctx, unit=unit, general=_heart_rate
+            )
+
+        hint = _hint(points) if len(points) >= STREAM_MIN_POINTS else None
+        if hint is None:
+            out.rows.extend(source())
+        else:
+            out.stream, out.hint = source, hint
+            out.months.update(months_between(*hint))
+            out.key_prefix = {"user_id": ctx.user_id}
+            if quantity:
+                out.key_prefix["metric_id"] = metric_id
         return result
     rows, months, errors = out.rows, out.months, result.errors
     start_pos = columns.index("start_at")
@@ -192,6 +209,37 @@ def normalise_series(
         rows.append(row)
         months.add(month_of(row[start_pos]))
     return result
+
+
+# Below this a series is simply materialised; above it, it streams into COPY as it is normalised.
+STREAM_MIN_POINTS = 20_000
+_MAX_HINT_MONTHS = 36
+
+
+def _hint(points: list[Any]) -> tuple[datetime, datetime] | None:
+    """The time range a large series claims by its first and last points, if they are plain."""
+    stamps = []
+    for point in (points[0], points[-1]):
+        stamp = point.date if point.date is not None else point.start
+        if type(stamp) is not str:
+            return None
+        try:
+            stamps.append(parse_date(stamp)[0])
+        except DateError:
+            return None
+    first, last = stamps
+    if first > last or (last.year - first.year) * 12 + last.month - first.month > _MAX_HINT_MONTHS:
+        return None
+    return first, last
+
+
+def months_between(first: datetime, last: datetime) -> set[tuple[int, int]]:
+    months = set()
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.add((year, month))
+        year, month = year + month // 12, month % 12 + 1
+    return months
 
 
 def _quantity(
