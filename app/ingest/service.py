@@ -315,6 +315,7 @@ class IngestService:
                 flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
             ctx.flags = []
+            _release(parts)
             label = f"{section}:{name}" if name else section
             log.error(
                 "ingest.write_failed", section=section, metric=name, error_type=type(exc).__name__
@@ -323,6 +324,7 @@ class IngestService:
             return None
         _count_flags(flagged)
         newest = _newest(parts)
+        _release(parts)
         if newest is not None:
             report.freshness.append(
                 ("metric" if section == "metrics" else "section", name or section, newest)
@@ -544,6 +546,15 @@ def _raise_stored_rejection(problem: dict[str, Any]) -> None:
         k: v for k, v in problem.items() if k not in {"type", "title", "status", "detail"}
     }
     raise error_type(problem.get("detail"), **extensions)
+
+
+def _release(parts: list[Rows]) -> None:
+    """Drop the rows and the stream's closure (which holds the decoded points and refers back
+    to its Rows: a cycle only the slow collector would find), so a large series' memory is free
+    before the next one is decoded."""
+    for part in parts:
+        part.stream = None
+        part.rows = []
 
 
 def _newest(parts: list[Rows]) -> datetime | None:
