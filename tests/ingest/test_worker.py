@@ -167,14 +167,20 @@ async def test_worker_killed_mid_ingest_is_finished_by_the_next_one(
     victim_id = await _queue(
         migrated_url, small_threshold_client, {"Authorization": f"Bearer {victim_token}"}, payload
     )
+    admin = await asyncpg.connect(_dsn(migrated_url))
+    lock_key = f"activity_metrics:{victim_user}"
+    # The victim's steps upsert waits on this lock: the worker is caught mid-ingest every time.
+    await admin.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", lock_key)
     first = _worker_process(migrated_url, settings)
     try:
 
         async def half_written() -> bool:
-            counts = await _counts(migrated_url, victim_user)
-            return (
-                sum(counts.values()) > 0 and await _status(migrated_url, victim_id) == "processing"
+            waiting = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'hae-server' AND wait_event = 'advisory'"
             )
+            counts = await _counts(migrated_url, victim_user)
+            return bool(waiting) and sum(counts.values()) > 0
 
         await _wait_for(half_written, within=60)
         first.send_signal(signal.SIGKILL)
@@ -182,6 +188,8 @@ async def test_worker_killed_mid_ingest_is_finished_by_the_next_one(
     finally:
         if first.poll() is None:
             first.kill()
+        await admin.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", lock_key)
+        await admin.close()
     assert await _status(migrated_url, victim_id) == "processing"  # held by a dead worker
     partial = await _counts(migrated_url, victim_user)
 
@@ -216,21 +224,33 @@ async def test_lost_database_connection_is_retried_to_exact_rows(
         migrated_url, small_threshold_client, {"Authorization": f"Bearer {token}"}, payload
     )
     fast = settings.model_copy(update={"worker_poll_s": 0.1})
+    admin = await asyncpg.connect(_dsn(migrated_url))
+    # Hold the lock the worker's activity upsert needs, so it is caught mid-ingest every time:
+    # heart rate already committed, steps waiting on the lock.
+    lock = "SELECT pg_advisory_lock(hashtextextended('activity_metrics:' || $1::text, 0))"
+    await admin.execute(lock, str(user_id))
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(fast, stop))
-    admin = await asyncpg.connect(_dsn(migrated_url))
     try:
 
-        async def writing() -> bool:
-            return sum((await _counts(migrated_url, user_id)).values()) > 0
+        async def waiting_mid_ingest() -> bool:
+            waiting = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'hae-server' AND wait_event = 'advisory'"
+            )
+            return bool(waiting) and sum((await _counts(migrated_url, user_id)).values()) > 0
 
-        await _wait_for(writing, within=60)
+        await _wait_for(waiting_mid_ingest, within=60)
         killed = await admin.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND application_name = 'hae-server' AND pid <> pg_backend_pid()"
-            " AND state <> 'idle'"
+            " WHERE datname = current_database() AND application_name = 'hae-server'"
+            " AND wait_event = 'advisory'"
         )
-        assert killed >= 1
+        assert killed == 1
+        await admin.execute(
+            "SELECT pg_advisory_unlock(hashtextextended('activity_metrics:' || $1::text, 0))",
+            str(user_id),
+        )
 
         async def processed() -> bool:
             return await _status(migrated_url, ingestion_id) == "processed"
