@@ -47,7 +47,9 @@ run: bootstrap services
 	@HOST='$(HOST)' PORT='$(PORT)' DEMO_USER='$(DEMO_USER)' SAMPLE='$(SAMPLE)' bash deploy/local/run.sh
 
 test: bootstrap services
-	@$(WITH_ENV) $(BIN)/pytest $(ARGS)
+	@bash deploy/local/test-tools.sh
+	@$(WITH_ENV) PATH="$$PWD/.tools/bin:$$PATH" \
+		HAE_REQUIRE_DEPLOY_TOOLS="$${HAE_REQUIRE_DEPLOY_TOOLS:-$${CI:+1}}" $(BIN)/pytest $(ARGS)
 
 lint: bootstrap
 	$(BIN)/ruff check .
