@@ -22,7 +22,7 @@ from app.config import Settings
 from app.erase import repository
 from app.erase.repository import EVENT_TABLES, METRIC_TABLES, Target
 from app.errors import NotFound
-from app.ingest import catalog
+from app.ingest import catalog, digests
 from app.query.cache import Json, JsonValue, QueryCache
 from app.query.errors import ConfirmationRequired, InvalidQuery
 from app.query.specs import SLEEP, spec_for
@@ -85,6 +85,9 @@ class EraseService:
             flags = 0
             for target in targets:
                 rows, flagged = await repository.delete_rows(conn, user_id, target, lo, hi)
+                # Digests vouching for rows of this table are void (a count would catch most
+                # deletions, not one paired with an insert of another source's point).
+                await digests.invalidate(conn, target.table, user_id)
                 deleted[target.table] = deleted.get(target.table, 0) + rows
                 flags += flagged
             if workouts:

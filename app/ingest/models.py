@@ -27,6 +27,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     SmallInteger,
     Table,
     Text,
@@ -443,4 +444,28 @@ raw_ingestions = Table(
     Index(
         None, "status", "received_at", postgresql_where=text("status IN ('pending', 'processing')")
     ),
+)
+
+# A large metric series applied before, by the digest of its exact JSON: when the same bytes
+# arrive again (the app re-sends whole series on every sync and retry) and every row they stand
+# for is still stored as written, the series is answered "unchanged" without being decoded,
+# normalised or merged. A row here asserts: each row this series normalises to is stored with
+# these values. Writers that update or delete rows of (user, table, series) in a time range
+# delete the overlapping digests in the same transaction; ``stored`` (rows of the series' key
+# prefix in [first_at, last_at] just after the write) is re-counted before a digest is trusted,
+# so a deletion by any other means (an operator's DELETE, a dropped partition) also voids it.
+series_digests = Table(
+    "series_digests",
+    metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", LargeBinary, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("series_id", BigInteger, nullable=False),  # metric_id, 0 for single-metric tables
+    _tz("first_at", nullable=False),
+    _tz("last_at", nullable=False),
+    Column("received", Integer, nullable=False),
+    Column("stored", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("user_id", "digest"),
+    Index("ix_series_digests_series", "user_id", "table_name", "series_id", "first_at"),
 )

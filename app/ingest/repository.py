@@ -75,6 +75,7 @@ class UpsertResult:
     updated: int
     inserted_keys: list[Any]
     updated_keys: list[Any]
+    direct: bool = False  # COPYed straight into an empty range: the rows stored are these
 
     @property
     def unchanged(self) -> int:
@@ -168,7 +169,7 @@ async def upsert(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
         {"k": f"{rows.table}:{user_id}"},
     )
-    first_at, last_at = _time_range(rows, s)
+    first_at, last_at = time_range(rows)
     driver = await driver_connection(conn)
     if (
         rows.unique_keys
@@ -181,7 +182,7 @@ async def upsert(
             rows.table, records=rows.rows, columns=list(rows.columns)
         )
         keys = [row[rows.columns.index(returning)] for row in rows.rows] if returning else []
-        return UpsertResult(len(rows.rows), len(rows.rows), 0, keys, [])
+        return UpsertResult(len(rows.rows), len(rows.rows), 0, keys, [], direct=True)
     stage = f"_stage_{rows.table}"
     column_defs = ", ".join(f"{c} {s.types[c]}" for c in rows.columns)
     await conn.execute(text(f"CREATE TEMP TABLE {stage} ({column_defs}) ON COMMIT DROP"))
@@ -240,7 +241,7 @@ async def _upsert_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
         except _OutOfHint:
             pass
         else:
-            return UpsertResult(tally[0], tally[0], 0, [], [])
+            return UpsertResult(tally[0], tally[0], 0, [], [], direct=True)
     stage = f"_stage_{rows.table}"
     column_defs = ", ".join(f"{c} {s.types[c]}" for c in rows.columns)
     await conn.execute(text(f"CREATE TEMP TABLE {stage} ({column_defs}) ON COMMIT DROP"))
@@ -265,8 +266,10 @@ async def _upsert_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
     return UpsertResult(tally[0], len(result.inserted), len(result.updated), [], [])
 
 
-def _time_range(rows: Rows, s: TableSpec) -> tuple[Any, Any]:
-    if s.time_column is None:
+def time_range(rows: Rows) -> tuple[Any, Any]:
+    """(first, last) of the rows' partition time, (None, None) when not time-partitioned."""
+    s = spec(rows.table)
+    if s.time_column is None or not (rows.rows or rows.first_at):
         return None, None
     if rows.first_at is not None and rows.last_at is not None:
         return rows.first_at, rows.last_at

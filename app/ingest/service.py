@@ -27,7 +27,7 @@ from app.audit import repository as audit
 from app.config import Settings
 from app.db.partitions import PartitionManager
 from app.errors import InvalidEnvelope, MalformedPayload
-from app.ingest import catalog, raw, repository, wire
+from app.ingest import catalog, digests, raw, repository, wire
 from app.ingest.body import ReceivedBody
 from app.ingest.normalise import events, workouts
 from app.ingest.normalise import metrics as metric_series
@@ -142,7 +142,9 @@ class IngestService:
             if claimed is None:
                 raise LookupError(f"no ingestion {ingestion_id}")
             body = await raw.load_body(conn, ingestion_id)
-        return await self.process(claimed, body)
+        # Every series goes through normalise and merge again: a replay is how a mapping fix
+        # reaches data already stored, which a digest would answer as unchanged.
+        return await self.process(claimed, body, use_digests=False)
 
     async def process_next(self) -> dict[str, Any] | None:
         """Claim the oldest due ingestion and process it; None when the queue is empty."""
@@ -156,12 +158,16 @@ class IngestService:
         except (MalformedPayload, InvalidEnvelope) as exc:
             return exc.problem() | {"ingestion_id": claimed.id, "status": "rejected"}
 
-    async def process(self, ingestion: raw.RawIngestion, body: bytes) -> dict[str, Any]:
+    async def process(
+        self, ingestion: raw.RawIngestion, body: bytes, *, use_digests: bool = True
+    ) -> dict[str, Any]:
         """Process a claimed ingestion, renewing the claim while it works."""
         structlog.contextvars.bind_contextvars(ingestion_id=ingestion.id, user_id=ingestion.user_id)
         heartbeat = asyncio.create_task(self._heartbeat(ingestion.id))
         try:
-            return await self._process(ingestion.id, ingestion.user_id, body, ingestion.attempts)
+            return await self._process(
+                ingestion.id, ingestion.user_id, body, ingestion.attempts, use_digests
+            )
         except (MalformedPayload, InvalidEnvelope):
             metrics.INGEST_PAYLOADS.labels(outcome="rejected").inc()
             raise
@@ -206,7 +212,7 @@ class IngestService:
                 log.warning("ingest.lease_renewal_failed", error_type=type(exc).__name__)
 
     async def _process(
-        self, ingestion_id: int, user_id: int, body: bytes, attempts: int
+        self, ingestion_id: int, user_id: int, body: bytes, attempts: int, use_digests: bool
     ) -> dict[str, Any]:
         started = time.perf_counter()
         try:
@@ -232,7 +238,7 @@ class IngestService:
                 " the raw body keeps the original"
             )
         if "metrics" in sections:
-            await self._metrics(sections["metrics"], ctx, report)
+            await self._metrics(sections["metrics"], ctx, report, use_digests=use_digests)
         if "workouts" in sections:
             await self._workouts(sections["workouts"], ctx, report)
         for key, (table, columns, build) in events.SECTIONS.items():
@@ -302,7 +308,13 @@ class IngestService:
         return data
 
     async def _write(
-        self, section: str, name: str | None, parts: list[Rows], report: ReportBuilder, ctx: Context
+        self,
+        section: str,
+        name: str | None,
+        parts: list[Rows],
+        report: ReportBuilder,
+        ctx: Context,
+        digest: _Digest | None = None,
     ) -> list[repository.UpsertResult] | None:
         """Write one series/section in its own transaction; a failure costs only this one."""
         for part in parts:
@@ -313,6 +325,14 @@ class IngestService:
                 # Taken after the upserts: a streamed series is normalised during its COPY.
                 flags, ctx.flags = ctx.flags, []
                 flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
+                for part, result in zip(parts, results, strict=True):
+                    if result.updated:  # rows changed: digests that vouched for them are void
+                        first, last = repository.time_range(part)
+                        await digests.invalidate(
+                            conn, part.table, ctx.user_id, first_at=first, last_at=last
+                        )
+                if digest is not None and len(parts) == 1 and not digest.errors:
+                    await _record_digest(conn, ctx.user_id, digest, parts[0], results[0])
         except (DBAPIError, SQLAlchemyError, OSError) as exc:
             ctx.flags = []
             _release(parts)
@@ -331,7 +351,9 @@ class IngestService:
             )
         return results
 
-    async def _metrics(self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder) -> None:
+    async def _metrics(
+        self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder, *, use_digests: bool
+    ) -> None:
         errors: list[PointError] = []
         try:
             items, _, _ = decode_items(
@@ -356,7 +378,18 @@ class IngestService:
         async with self._engine.begin() as conn:
             ids = await repository.metric_type_ids(conn, names)
         report.unknown_metrics = sorted({n for n, known in names if not known})
+        candidates = _digest_candidates(items, series_list, ids) if use_digests else {}
+        hits: dict[bytes, digests.Known] = {}
+        if candidates:
+            async with self._engine.connect() as conn:
+                hits = await digests.known(conn, ctx.user_id, list(candidates.values()))
         for position, series in series_list:
+            candidate = candidates.get(position)
+            hit = hits.get(candidate.digest) if candidate is not None else None
+            if hit is not None:  # the same bytes, applied before, every row still stored
+                report.add("metrics", series.name, received=hit.received)
+                report.freshness.append(("metric", series.name, hit.last_at))
+                continue
             known = series.name in catalog.KNOWN
             try:
                 result = metric_series.normalise_series(series, ctx, ids[series.name], known)
@@ -374,7 +407,14 @@ class IngestService:
                     ]
                 )
                 continue
-            written = await self._write("metrics", series.name, result.rows, report, ctx)
+            digest = (
+                _Digest(candidate, result.received, result.errors)
+                if candidate is not None
+                else None
+            )
+            written = await self._write(
+                "metrics", series.name, result.rows, report, ctx, digest=digest
+            )
             report.reject(result.errors)  # after the write: a streamed series finds them then
             if written is None:
                 report.add(
@@ -519,6 +559,51 @@ class IngestService:
         new = set(result.inserted_keys)
         changed = (set(result.updated_keys) | touched) - new
         return len(new), len(changed)
+
+
+@dataclass(slots=True)
+class _Digest:
+    """A digest candidate being written: recorded only if the series had no rejection."""
+
+    candidate: digests.Candidate
+    received: int
+    errors: list[PointError]  # final once the series' rows have been written
+
+
+def _digest_candidates(
+    items: list[msgspec.Raw],
+    series_list: list[tuple[int, wire.MetricSeries]],
+    ids: dict[str, int],
+) -> dict[int, digests.Candidate]:
+    """Series large enough to be worth a digest, by position in ``metrics``."""
+    found: dict[int, digests.Candidate] = {}
+    for position, series in series_list:
+        item = items[position]
+        if len(item) < digests.MIN_BYTES:
+            continue
+        table = metric_series.table_for(series.name)
+        if table is None or table not in digests.TABLES:
+            continue
+        series_id = ids[series.name] if "metric_id" in repository.spec(table).prefix else 0
+        found[position] = digests.Candidate(digests.digest_of(item), table, series_id)
+    return found
+
+
+async def _record_digest(
+    conn: Any, user_id: int, digest: _Digest, part: Rows, result: repository.UpsertResult
+) -> None:
+    first, last = repository.time_range(part)
+    if first is None or last is None or part.table != digest.candidate.table:
+        return
+    await digests.record(
+        conn,
+        user_id,
+        digest.candidate,
+        first_at=first,
+        last_at=last,
+        received=digest.received,
+        stored=result.inserted if result.direct else None,
+    )
 
 
 @dataclass(slots=True)

@@ -488,3 +488,11 @@ def _unknown(
         )
         out.months.add(month_of(start))
     result.rows.append(out)
+
+
+def table_for(name: str) -> str | None:
+    """The one table a series of this metric is written to; None when it may be several."""
+    if name not in catalog.KNOWN:
+        return "quantity_metrics"
+    found = _TABLES.get(catalog.storage_for(name))
+    return found[0] if found is not None else None
