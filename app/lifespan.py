@@ -12,6 +12,7 @@ from app.auth.service import AuthService
 from app.config import Settings
 from app.db.engine import create_engine
 from app.db.partitions import PartitionManager
+from app.ingest import notify
 from app.ingest.service import IngestService
 from app.observability.health import migration_head
 from app.ratelimit.limiter import Limiter
@@ -33,9 +34,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.ingest = IngestService(engine, partitions, settings, redis=redis)
     app.state.migration_head = migration_head()
+    # For GET /v1/ingestions/{id}?wait=: connected on first use.
+    app.state.finished = notify.Listener(settings.database_url, (notify.FINISHED,))
     try:
         yield
     finally:
+        await app.state.finished.close()
         await redis.aclose()
         await engine.dispose()
 

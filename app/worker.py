@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from app.config import Settings, get_settings
 from app.db.engine import create_engine
 from app.db.partitions import PartitionManager
+from app.ingest import notify
 from app.ingest.service import IngestService
 from app.lifespan import create_redis
 from app.logging import configure as configure_logging
@@ -34,11 +35,15 @@ async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool =
     engine = create_engine(settings, pool_size=3)
     redis = create_redis(settings)
     service = IngestService(engine, PartitionManager(engine), settings, redis=redis)
+    # Woken by NOTIFY when a body is queued; the poll interval remains for due retries, and for
+    # any notification lost while the listening connection was down.
+    listener = notify.Listener(settings.database_url, (notify.QUEUED,))
     log.info("worker.started", worker=service.worker_id)
     processed = 0
     backoff = settings.worker_poll_s
     try:
         while not stop.is_set():
+            ticket = listener.ticket(notify.QUEUED)
             try:
                 report = await service.process_next()
             except (DBAPIError, SQLAlchemyError, OSError) as exc:
@@ -53,15 +58,29 @@ async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool =
             if report is None:
                 if exit_when_idle:
                     break
-                await _wait(stop, settings.worker_poll_s)
+                await _idle(stop, listener, ticket, settings.worker_poll_s)
                 continue
             processed += 1
             log.info("worker.ingestion_done", status=report.get("status"))
     finally:
+        await listener.close()
         await redis.aclose()
         await engine.dispose()
         log.info("worker.stopped", processed=processed)
     return processed
+
+
+async def _idle(
+    stop: asyncio.Event, listener: notify.Listener, ticket: asyncio.Event, seconds: float
+) -> None:
+    """Until work is notified, ``seconds`` pass, or the worker is asked to stop."""
+    stopping = asyncio.create_task(stop.wait())
+    woken = asyncio.create_task(listener.wait(ticket, seconds))
+    try:
+        await asyncio.wait((stopping, woken), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (stopping, woken):
+            task.cancel()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

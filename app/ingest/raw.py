@@ -15,6 +15,8 @@ import zstandard
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.ingest import notify
+
 COMPRESSION = "zstd"
 
 
@@ -84,6 +86,8 @@ async def store(
     )
     row = inserted.one_or_none()
     if row is not None:
+        if claim_for is None:  # queued: wake a worker as soon as this commits
+            await notify.send(conn, notify.QUEUED, row.id)
         return _record(row, created=True, claimed=claim_for is not None)
     existing = (
         await conn.execute(
@@ -185,6 +189,7 @@ async def finish(
             "retry": retry_in_s,
         },
     )
+    await notify.send(conn, notify.FINISHED, ingestion_id)
 
 
 async def get(conn: AsyncConnection, ingestion_id: int, user_id: int) -> RawIngestion | None:

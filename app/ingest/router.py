@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import PrincipalDep, WriterDep, record_limits
@@ -22,7 +23,7 @@ from app.errors import (
     problem_response,
     problem_responses,
 )
-from app.ingest import raw
+from app.ingest import notify, raw
 from app.ingest.body import receive_body
 from app.ingest.report import IngestReport
 from app.ingest.service import IngestService
@@ -146,10 +147,29 @@ async def get_ingestion(
     ingestion_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     principal: PrincipalDep,
     request: Request,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=60,
+            description="Seconds to hold the request while the ingestion is still queued or"
+            " being processed; it is answered as soon as its outcome is recorded.",
+        ),
+    ] = 0,
 ) -> Any:
     """The report of an earlier ingestion of this key's user."""
-    async with request.app.state.engine.connect() as conn:
-        found = await raw.get(conn, ingestion_id, principal.user_id)
+    listener: notify.Listener = request.app.state.finished
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        ticket = listener.ticket(notify.FINISHED)  # before reading: no outcome slips between
+        async with request.app.state.engine.connect() as conn:
+            found = await raw.get(conn, ingestion_id, principal.user_id)
+        remaining = deadline - loop.time()
+        if found is None or found.status not in ("pending", "processing") or remaining <= 0:
+            break
+        # Notifications are hints: the row is re-read at least every second regardless.
+        await listener.wait(ticket, min(remaining, 1.0))
     if found is None:
         raise NotFound("no such ingestion")
     if found.status == "rejected" and found.report is not None:

@@ -82,7 +82,8 @@ async def _poll(
     delay = 0.01
     while True:
         alive()
-        response = await client.get(location)
+        # Held by the server until processed (up to 30 s); a server without `wait` answers at once.
+        response = await client.get(location, params={"wait": 30})
         if response.status_code == 200:
             report: dict[str, Any] = response.json()
             return report

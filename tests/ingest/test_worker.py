@@ -266,3 +266,53 @@ async def test_lost_database_connection_is_retried_to_exact_rows(
 
     assert attempts >= 2
     assert await _counts(migrated_url, user_id) == expected
+
+
+async def test_an_idle_worker_is_woken_by_the_queue_and_waiters_by_the_outcome(
+    small_threshold_client: httpx.AsyncClient, make_key: Any, settings: Settings, migrated_url: str
+) -> None:
+    """The worker polls only every 5 minutes here: it can only be this quick if NOTIFY woke it,
+    and the held GET returns with the report as soon as the outcome is committed."""
+    user_id, token = await make_key(user="notified")
+    headers = {"Authorization": f"Bearer {token}"}
+    stop = asyncio.Event()
+    sleepy = settings.model_copy(update={"worker_poll_s": 300.0})
+    running = asyncio.create_task(worker.run(sleepy, stop))
+    try:
+        await asyncio.sleep(0.5)  # idle, and listening
+        body = json.dumps(g.big_payload(points=500, seed=3)).encode()
+        accepted = await small_threshold_client.post("/v1/ingest", content=body, headers=headers)
+        assert accepted.status_code == 202, accepted.text
+
+        held = await asyncio.wait_for(
+            small_threshold_client.get(
+                accepted.headers["location"], params={"wait": 60}, headers=headers
+            ),
+            timeout=60,
+        )
+
+        assert held.status_code == 200, held.text
+        assert held.json()["status"] == "processed"
+        assert held.json()["totals"]["rejected"] == 0
+        assert sum((await _counts(migrated_url, user_id)).values()) > 500
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=30)
+
+
+async def test_a_held_get_answers_202_when_its_wait_runs_out(
+    small_threshold_client: httpx.AsyncClient, make_key: Any
+) -> None:
+    _, token = await make_key(user="patient")
+    headers = {"Authorization": f"Bearer {token}"}
+    body = json.dumps(g.big_payload(points=200, seed=4)).encode()
+    accepted = await small_threshold_client.post("/v1/ingest", content=body, headers=headers)
+    location = accepted.headers["location"]
+
+    held = await small_threshold_client.get(location, params={"wait": 0.3}, headers=headers)
+
+    assert held.status_code == 202
+    assert held.json()["status"] == "pending"
+    too_long = await small_threshold_client.get(location, params={"wait": 61}, headers=headers)
+    assert too_long.status_code == 422
+    assert too_long.headers["content-type"].startswith("application/problem+json")
