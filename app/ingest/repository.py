@@ -8,7 +8,7 @@ this app) writes nothing at all and takes no row locks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ingest import models
-from app.ingest.normalise.common import Rows
+from app.ingest.normalise.common import OutOfHint, Rows
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 _GEOMETRY_IN = "ST_GeomFromEWKB({})"
@@ -197,32 +197,12 @@ async def upsert(
     return UpsertResult(len(rows.rows), len(inserted), len(updated), inserted, updated)
 
 
-class _OutOfHint(Exception):
-    """A streamed row fell outside the range (or order) its series claimed."""
-
-
-def _counted(
-    rows: Iterator[tuple[Any, ...]], position: int, hint: tuple[Any, Any] | None, tally: list[int]
-) -> Iterator[tuple[Any, ...]]:
-    """Count the rows; with a hint, insist they stay in it, strictly increasing in time."""
-    previous = None
-    for row in rows:
-        if hint is not None:
-            at = row[position]
-            if not hint[0] <= at <= hint[1] or (previous is not None and at <= previous):
-                raise _OutOfHint
-            previous = at
-        tally[0] += 1
-        yield row
-
-
 async def _upsert_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
     """A large series: rows are normalised while COPY sends them, so Python and PostgreSQL work
     at the same time and the rows are never all in memory."""
     s = spec(rows.table)
     assert s.time_column is not None  # noqa: S101 - only time-series tables stream
     user_id = rows.key_prefix["user_id"]
-    position = rows.columns.index(s.time_column)
     await conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
         {"k": f"{rows.table}:{user_id}"},
@@ -233,22 +213,23 @@ async def _upsert_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
     if rows.hint is not None and not await _any_stored(conn, s, rows.key_prefix, *rows.hint):
         # Claimed range empty: straight into the table (its months' partitions exist), unless a
         # row breaks the claim; then this attempt is undone and the series goes the merge way.
-        tally = [0]
+        rows.strict = True
         try:
             async with conn.begin_nested():
-                records = _counted(rows.stream(), position, rows.hint, tally)
-                await driver.copy_records_to_table(rows.table, records=records, columns=columns)
-        except _OutOfHint:
+                await driver.copy_records_to_table(
+                    rows.table, records=rows.stream(), columns=columns
+                )
+        except OutOfHint:
             pass
         else:
-            return UpsertResult(tally[0], tally[0], 0, [], [], direct=True)
+            return UpsertResult(rows.count, rows.count, 0, [], [], direct=True)
+        finally:
+            rows.strict = False
     stage = f"_stage_{rows.table}"
     column_defs = ", ".join(f"{c} {s.types[c]}" for c in rows.columns)
     await conn.execute(text(f"CREATE TEMP TABLE {stage} ({column_defs}) ON COMMIT DROP"))
-    tally = [0]
-    records = _counted(rows.stream(), position, None, tally)
-    await driver.copy_records_to_table(stage, records=records, columns=columns)
-    if not tally[0]:
+    await driver.copy_records_to_table(stage, records=rows.stream(), columns=columns)
+    if not rows.count:
         await conn.execute(text(f"DROP TABLE {stage}"))
         return UpsertResult(0, 0, 0, [], [])
     # Months the claim did not cover: created here, in this transaction (a separate connection
@@ -263,7 +244,7 @@ async def _upsert_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
     params = {"user_id": user_id, "first_at": rows.first_at, "last_at": rows.last_at}
     result = (await conn.execute(text(sql), params)).one()
     await conn.execute(text(f"DROP TABLE {stage}"))
-    return UpsertResult(tally[0], len(result.inserted), len(result.updated), [], [])
+    return UpsertResult(rows.count, len(result.inserted), len(result.updated), [], [])
 
 
 def time_range(rows: Rows) -> tuple[Any, Any]:

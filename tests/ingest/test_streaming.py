@@ -107,3 +107,22 @@ async def test_point_outside_the_claimed_range_lands_in_its_own_partition(
     default = await db("SELECT count(*) AS n FROM activity_metrics_default")
     assert default[0]["n"] == 0
     assert await _stored(db, user_id) == N
+
+
+async def test_a_point_of_the_wrong_shape_in_a_later_chunk_is_rejected_alone(
+    client: httpx.AsyncClient, writer: tuple[int, dict[str, str]], db: Any
+) -> None:
+    """Large series are decoded a chunk at a time: a chunk with one bad point falls back to
+    point by point, and the rejection carries the point's index in the whole series."""
+    user_id, headers = writer
+    count = metric_series.CHUNK_POINTS * 2 + 500
+    points = _steps(g.T0, count)
+    bad = metric_series.CHUNK_POINTS + 123
+    points[bad]["qty"] = "lots"
+
+    report = await _post(client, headers, points)
+
+    assert report["totals"]["received"] == count
+    assert report["totals"]["inserted"] == count - 1
+    assert [(e["index"], e["field"]) for e in report["errors"]] == [(bad, "qty")]
+    assert await _stored(db, user_id) == count - 1

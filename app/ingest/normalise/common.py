@@ -19,6 +19,10 @@ MIN_AT = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
 _json_encoder = msgspec.json.Encoder()
 
 
+class OutOfHint(Exception):
+    """A streamed row fell outside the time range (or order) its series claimed."""
+
+
 class Reject(Exception):
     """One point cannot be stored: which field and why."""
 
@@ -65,6 +69,10 @@ class Rows:
     stream: Callable[[], Iterator[tuple[Any, ...]]] | None = None
     hint: tuple[datetime, datetime] | None = None
     key_prefix: dict[str, Any] = field(default_factory=dict)
+    # Set by the writer before a direct COPY: the stream raises OutOfHint on the first row outside
+    # the hint or not after the previous one. ``count``: rows the last full run yielded.
+    strict: bool = False
+    count: int = 0
 
 
 @dataclass(slots=True)

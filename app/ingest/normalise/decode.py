@@ -40,7 +40,7 @@ def decode_items(
     Returns (items, their indexes in the array or None when all decoded, received count). Items
     that do not fit ``kind`` are reported in ``errors`` with their index and left out.
     """
-    if raw is None or bytes(raw).strip() == b"null":
+    if raw is None or (len(raw) <= 8 and bytes(raw).strip() == b"null"):
         return [], None, 0
     try:
         items: list[T] = _decoder(list[kind]).decode(raw)  # type: ignore[valid-type]

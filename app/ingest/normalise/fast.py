@@ -10,12 +10,13 @@ unique and need no de-duplication).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
-from app.ingest.dates import DateError, _parse_text
-from app.ingest.normalise.common import MIN_AT, Context, PointError, Reject, Rows
+from app.ingest.dates import _SECONDS, DateError, _parse_text
+from app.ingest.normalise.common import MIN_AT, Context, OutOfHint, PointError, Reject, Rows
 from app.ingest.units import canonical
 from app.quality import rules
 
@@ -49,8 +50,7 @@ def _bounds(rule: rules.Range | None) -> tuple[float, float]:
 
 
 def quantity_rows(
-    points: list[Any],
-    indexes: list[int] | None,
+    chunks: Iterable[Iterable[tuple[int, Any]]],
     out: Rows,
     errors: list[PointError],
     ctx: Context,
@@ -71,10 +71,15 @@ def quantity_rows(
     min_at, max_at = MIN_AT, ctx.max_at
     months = _Months(out.months)
     parse = _parse_text
+    seconds = _SECONDS
+    head = tail = "\x00"  # matches no stamp until a documented-form stamp has been parsed
+    minute, minute_offset = _FAR_PAST, 0
     newest = _FAR_PAST
     oldest: datetime | None = None
     ordered = True
-    for i, p in enumerate(points):
+    strict, (low_at, high_at) = out.strict, out.hint or (_FAR_PAST, _FAR_PAST)
+    count = 0
+    for i, p in chain.from_iterable(chunks):
         stamp = p.date if p.date is not None else p.start
         qty = p.qty
         end_value = p.end
@@ -86,7 +91,26 @@ def quantity_rows(
             and (end_value is None or type(end_value) is str)
         ):
             try:
-                at, offset = parse(stamp)
+                if (
+                    stamp.startswith(head)
+                    and stamp.endswith(tail)
+                    and len(stamp) == 25
+                    and (second := seconds.get(stamp[17:19])) is not None
+                ):
+                    at, offset = minute + second, minute_offset  # the previous stamp's minute
+                else:
+                    at, offset = parse(stamp)
+                    if (
+                        len(stamp) == 25
+                        and stamp[10] == " "
+                        and stamp[13] == ":"
+                        and stamp[16] == ":"
+                        and stamp[19] == " "
+                        and stamp[20] in "+-"
+                        and (second := seconds.get(stamp[17:19])) is not None
+                    ):  # the documented form: later stamps in this minute need no parse
+                        head, tail, minute = stamp[:17], stamp[19:], at - second
+                        minute_offset = offset
                 end = parse(end_value)[0] if end_value is not None else None
             except DateError:
                 pass
@@ -101,10 +125,12 @@ def quantity_rows(
             try:
                 row = general(p, ctx, unit, metric_id, name)
             except Reject as exc:
-                index = indexes[i] if indexes is not None else i
-                errors.append(PointError("metrics", name, index, exc.field, exc.reason))
+                errors.append(PointError("metrics", name, i, exc.field, exc.reason))
                 continue
         at = row[2]
+        if strict and not (low_at <= at <= high_at and at > newest):
+            raise OutOfHint
+        count += 1
         yield row
         if not months.start <= at < months.end:
             months.add(at)
@@ -116,12 +142,11 @@ def quantity_rows(
             ordered = False
             if oldest is not None and at < oldest:
                 oldest = at
-    _note(out, oldest, newest, ordered)
+    _note(out, oldest, newest, ordered, count)
 
 
 def heart_rate_rows(
-    points: list[Any],
-    indexes: list[int] | None,
+    chunks: Iterable[Iterable[tuple[int, Any]]],
     out: Rows,
     errors: list[PointError],
     ctx: Context,
@@ -134,10 +159,15 @@ def heart_rate_rows(
     min_at, max_at = MIN_AT, ctx.max_at
     months = _Months(out.months)
     parse = _parse_text
+    seconds = _SECONDS
+    head = tail = "\x00"  # matches no stamp until a documented-form stamp has been parsed
+    minute, minute_offset = _FAR_PAST, 0
     newest = _FAR_PAST
     oldest: datetime | None = None
     ordered = True
-    for i, p in enumerate(points):
+    strict, (low_at, high_at) = out.strict, out.hint or (_FAR_PAST, _FAR_PAST)
+    count = 0
+    for i, p in chain.from_iterable(chunks):
         stamp = p.date if p.date is not None else p.start
         lo, avg, hi = p.min, p.avg, p.max
         row: tuple[Any, ...] | None = None
@@ -150,7 +180,26 @@ def heart_rate_rows(
             and (p.end is None or type(p.end) is str)
         ):
             try:
-                at, offset = parse(stamp)
+                if (
+                    stamp.startswith(head)
+                    and stamp.endswith(tail)
+                    and len(stamp) == 25
+                    and (second := seconds.get(stamp[17:19])) is not None
+                ):
+                    at, offset = minute + second, minute_offset  # the previous stamp's minute
+                else:
+                    at, offset = parse(stamp)
+                    if (
+                        len(stamp) == 25
+                        and stamp[10] == " "
+                        and stamp[13] == ":"
+                        and stamp[16] == ":"
+                        and stamp[19] == " "
+                        and stamp[20] in "+-"
+                        and (second := seconds.get(stamp[17:19])) is not None
+                    ):  # the documented form: later stamps in this minute need no parse
+                        head, tail, minute = stamp[:17], stamp[19:], at - second
+                        minute_offset = offset
                 end = parse(p.end)[0] if p.end is not None else None
             except DateError:
                 pass
@@ -163,10 +212,12 @@ def heart_rate_rows(
             try:
                 row = general(p, ctx, unit, None, "heart_rate")
             except Reject as exc:
-                index = indexes[i] if indexes is not None else i
-                errors.append(PointError("metrics", "heart_rate", index, exc.field, exc.reason))
+                errors.append(PointError("metrics", "heart_rate", i, exc.field, exc.reason))
                 continue
         at = row[1]
+        if strict and not (low_at <= at <= high_at and at > newest):
+            raise OutOfHint
+        count += 1
         yield row
         if not months.start <= at < months.end:
             months.add(at)
@@ -178,11 +229,12 @@ def heart_rate_rows(
             ordered = False
             if oldest is not None and at < oldest:
                 oldest = at
-    _note(out, oldest, newest, ordered)
+    _note(out, oldest, newest, ordered, count)
 
 
-def _note(out: Rows, first: datetime | None, last: datetime, ordered: bool) -> None:
+def _note(out: Rows, first: datetime | None, last: datetime, ordered: bool, count: int) -> None:
     """Record what iteration saw (after the last row: generators run this when exhausted)."""
+    out.count = count
     if first is None:
         return
     out.first_at, out.last_at, out.unique_keys = first, last, ordered

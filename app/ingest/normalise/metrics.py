@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from app.ingest import catalog, wire
 from app.ingest.catalog import Storage
@@ -17,12 +19,13 @@ from app.ingest.normalise.common import (
     PointError,
     Reject,
     Rows,
+    decode_error_reason,
     month_of,
     number,
     optional_number,
     to_json,
 )
-from app.ingest.normalise.decode import decode_any, decode_items
+from app.ingest.normalise.decode import NotAList, decode_any, decode_items
 from app.ingest.units import to_canonical
 from app.quality import rules
 
@@ -161,42 +164,24 @@ def normalise_series(
         point_type: type[Any] = wire.HrvPoint
     else:
         point_type = _POINT_TYPES.get(storage, wire.QuantityPoint)
+    build = _BUILDERS.get(storage)
+    table, columns = _TABLES.get(storage, ("", ()))
+    unit = series.units
+    quantity = storage in (Storage.QUANTITY, Storage.ACTIVITY) and point_type is wire.QuantityPoint
+    if quantity or storage is Storage.HEART_RATE:
+        out = Rows(table, columns)
+        result.rows.append(out)
+        _fast(series, point_type, quantity, ctx, metric_id, out, result)
+        return result
     points, indexes, result.received = decode_items(
         series.data, point_type, section="metrics", name=name, errors=result.errors
     )
     if storage is Storage.SLEEP:
         sleep.normalise(points, indexes, series.units, ctx, result.rows, result.errors)
         return result
-    build = _BUILDERS[storage]
-    table, columns = _TABLES[storage]
+    assert build is not None  # noqa: S101 - every other storage has a builder
     out = Rows(table, columns)
     result.rows.append(out)
-    unit = series.units
-    quantity = storage in (Storage.QUANTITY, Storage.ACTIVITY) and point_type is wire.QuantityPoint
-    if quantity or storage is Storage.HEART_RATE:
-        errors, mark = result.errors, len(result.errors)
-
-        def source() -> Iterator[tuple[Any, ...]]:
-            del errors[mark:]  # a re-run must not report its rejections twice
-            if quantity:
-                return fast.quantity_rows(
-                    points, indexes, out, errors, ctx, name=name, unit=unit, metric_id=metric_id,
-                    non_negative=name in catalog.NON_NEGATIVE, general=_quantity,
-                )  # fmt: skip
-            return fast.heart_rate_rows(
-                points, indexes, out, errors, ctx, unit=unit, general=_heart_rate
-            )
-
-        hint = _hint(points) if len(points) >= STREAM_MIN_POINTS else None
-        if hint is None:
-            out.rows.extend(source())
-        else:
-            out.stream, out.hint = source, hint
-            out.months.update(months_between(*hint))
-            out.key_prefix = {"user_id": ctx.user_id}
-            if quantity:
-                out.key_prefix["metric_id"] = metric_id
-        return result
     rows, months, errors = out.rows, out.months, result.errors
     start_pos = columns.index("start_at")
     for i, point in enumerate(points):
@@ -211,15 +196,96 @@ def normalise_series(
     return result
 
 
+def _fast(
+    series: wire.MetricSeries,
+    point_type: type[Any],
+    quantity: bool,
+    ctx: Context,
+    metric_id: int | None,
+    out: Rows,
+    result: SeriesResult,
+) -> None:
+    """Plain quantities and heart rates: the tight loops, streamed when the series is large.
+
+    A large series is split into its points' raw JSON (views into the body, ~50 bytes each)
+    and decoded ``CHUNK_POINTS`` at a time while it streams, so at most one chunk of decoded
+    points is alive however long the series is.
+    """
+    name, unit, errors = series.name, series.units, result.errors
+    raws = decode_raw_points(series.data, name)
+    result.received = len(raws)
+    mark = len(errors)
+
+    def source() -> Iterator[tuple[Any, ...]]:
+        del errors[mark:]  # a re-run must not report its rejections twice
+        points = _decoded(raws, point_type, name, errors)
+        if quantity:
+            return fast.quantity_rows(
+                points, out, errors, ctx, name=name, unit=unit, metric_id=metric_id,
+                non_negative=name in catalog.NON_NEGATIVE, general=_quantity,
+            )  # fmt: skip
+        return fast.heart_rate_rows(points, out, errors, ctx, unit=unit, general=_heart_rate)
+
+    hint = _hint(raws, point_type) if len(raws) >= STREAM_MIN_POINTS else None
+    if hint is None:
+        out.rows.extend(source())
+        return
+    out.stream, out.hint = source, hint
+    out.months.update(months_between(*hint))
+    out.key_prefix = {"user_id": ctx.user_id}
+    if quantity:
+        out.key_prefix["metric_id"] = metric_id
+
+
+CHUNK_POINTS = 20_000
+_raw_points = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def decode_raw_points(data: msgspec.Raw, name: str) -> list[msgspec.Raw]:
+    """The series' points as raw JSON, [] for an absent or null ``data``."""
+    if len(data) <= 8 and bytes(data).strip() == b"null":
+        return []
+    try:
+        return _raw_points.decode(data)
+    except msgspec.ValidationError as exc:
+        raise NotAList(decode_error_reason(exc)[1]) from None
+
+
+def _decoded(
+    raws: list[msgspec.Raw], point_type: type[Any], name: str, errors: list[PointError]
+) -> Iterator[Iterable[tuple[int, Any]]]:
+    """Chunks of (index, point) for every point that fits ``point_type``, decoded
+    ``CHUNK_POINTS`` at a time; the others are reported in ``errors`` with their index."""
+    many = msgspec.json.Decoder(list[point_type])  # type: ignore[valid-type]
+    one = msgspec.json.Decoder(point_type)
+    for start in range(0, len(raws), CHUNK_POINTS):
+        chunk = raws[start : start + CHUNK_POINTS]
+        try:
+            yield enumerate(many.decode(b"[" + b",".join(chunk) + b"]"), start)
+        except msgspec.ValidationError:
+            kept: list[tuple[int, Any]] = []
+            for offset, raw in enumerate(chunk):
+                try:
+                    kept.append((start + offset, one.decode(raw)))
+                except msgspec.ValidationError as exc:
+                    field_name, reason = decode_error_reason(exc)
+                    errors.append(PointError("metrics", name, start + offset, field_name, reason))
+            yield kept
+
+
 # Below this a series is simply materialised; above it, it streams into COPY as it is normalised.
 STREAM_MIN_POINTS = 20_000
 _MAX_HINT_MONTHS = 36
 
 
-def _hint(points: list[Any]) -> tuple[datetime, datetime] | None:
+def _hint(raws: list[msgspec.Raw], point_type: type[Any]) -> tuple[datetime, datetime] | None:
     """The time range a large series claims by its first and last points, if they are plain."""
     stamps = []
-    for point in (points[0], points[-1]):
+    for raw in (raws[0], raws[-1]):
+        try:
+            point = msgspec.json.decode(raw, type=point_type)
+        except msgspec.ValidationError:
+            return None
         stamp = point.date if point.date is not None else point.start
         if type(stamp) is not str:
             return None
