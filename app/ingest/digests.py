@@ -60,7 +60,9 @@ class Known:
 
 
 def digest_of(series_json: bytes | memoryview) -> bytes:
-    return hashlib.sha256(VERSION + bytes(series_json)).digest()
+    digest = hashlib.sha256(VERSION)
+    digest.update(series_json)  # a view into the body: no copy
+    return digest.digest()
 
 
 def _prefix_where(table: str) -> str:
