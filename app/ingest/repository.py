@@ -8,10 +8,11 @@ this app) writes nothing at all and takes no row locks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Table, UniqueConstraint, text
@@ -210,19 +211,25 @@ async def _upsert_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
     driver = await driver_connection(conn)
     columns = list(rows.columns)
     assert rows.stream is not None  # noqa: S101
-    if rows.hint is not None and not await _any_stored(conn, s, rows.key_prefix, *rows.hint):
-        # Claimed range empty: straight into the table (its months' partitions exist), unless a
-        # row breaks the claim; then this attempt is undone and the series goes the merge way.
+    stored_until = (
+        await _newest_stored(conn, s, rows.key_prefix, *rows.hint)
+        if rows.hint is not None
+        else None
+    )
+    if rows.hint is not None and (stored_until is None or stored_until < rows.hint[1]):
+        # Nothing stored in the claimed range after ``stored_until``: the rows up to it are
+        # merged, the rest go straight into the table (its months' partitions exist). A backfill
+        # into an empty range is all straight in; a re-sync that extends what is stored merges
+        # only the part it shares. A row that breaks the claim (out of range, not after the one
+        # before) undoes the attempt and the whole series goes the merge way.
         rows.strict = True
         try:
             async with conn.begin_nested():
-                await driver.copy_records_to_table(
-                    rows.table, records=rows.stream(), columns=columns
-                )
+                written = await _split_write(conn, driver, rows, stored_until)
         except OutOfHint:
             pass
         else:
-            return UpsertResult(rows.count, rows.count, 0, [], [], direct=True)
+            return written
         finally:
             rows.strict = False
     stage = f"_stage_{rows.table}"
@@ -247,6 +254,52 @@ async def _upsert_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
     return UpsertResult(rows.count, len(result.inserted), len(result.updated), [], [])
 
 
+async def _split_write(
+    conn: AsyncConnection, driver: Any, rows: Rows, stored_until: datetime | None
+) -> UpsertResult:
+    """Merge the (strictly ordered) rows up to ``stored_until``, COPY the rest into the table."""
+    assert rows.stream is not None  # noqa: S101
+    assert rows.hint is not None  # noqa: S101
+    columns = list(rows.columns)
+    s = spec(rows.table)
+    stream = rows.stream()
+    if stored_until is None:
+        await driver.copy_records_to_table(rows.table, records=stream, columns=columns)
+        return UpsertResult(rows.count, rows.count, 0, [], [], direct=True)
+    position = rows.columns.index(str(s.time_column))
+    first_new: list[tuple[Any, ...]] = []
+    head = [0]
+
+    def shared() -> Iterator[tuple[Any, ...]]:
+        for row in stream:
+            if row[position] > stored_until:
+                first_new.append(row)  # strictly ordered: every row from here on is new
+                return
+            head[0] += 1
+            yield row
+
+    stage = f"_stage_{rows.table}"
+    column_defs = ", ".join(f"{c} {s.types[c]}" for c in rows.columns)
+    await conn.execute(text(f"CREATE TEMP TABLE {stage} ({column_defs}) ON COMMIT DROP"))
+    await driver.copy_records_to_table(stage, records=shared(), columns=columns)
+    inserted = updated = 0
+    if head[0]:
+        await conn.execute(text(f"ANALYZE {stage}"))
+        sql = _merge_sql(rows.table, rows.columns, None, False)  # strictly ordered: keys unique
+        params = {
+            "user_id": rows.key_prefix["user_id"],
+            "first_at": rows.hint[0],
+            "last_at": stored_until,
+        }
+        merged = (await conn.execute(text(sql), params)).one()
+        inserted, updated = len(merged.inserted), len(merged.updated)
+    await conn.execute(text(f"DROP TABLE {stage}"))
+    await driver.copy_records_to_table(
+        rows.table, records=chain(first_new, stream), columns=columns
+    )
+    return UpsertResult(rows.count, inserted + rows.count - head[0], updated, [], [])
+
+
 def time_range(rows: Rows) -> tuple[Any, Any]:
     """(first, last) of the rows' partition time, (None, None) when not time-partitioned."""
     s = spec(rows.table)
@@ -261,6 +314,22 @@ def time_range(rows: Rows) -> tuple[Any, Any]:
 
 def _prefix(rows: Rows, s: TableSpec) -> dict[str, Any]:
     return {c: rows.rows[0][rows.columns.index(c)] for c in s.prefix}
+
+
+async def _newest_stored(
+    conn: AsyncConnection, s: TableSpec, prefix: dict[str, Any], first_at: Any, last_at: Any
+) -> datetime | None:
+    """The latest time of a row with this key prefix in the range (an index probe), if any."""
+    where = " AND ".join(f"{c} = :{c}" for c in s.prefix)
+    found = await conn.execute(
+        text(
+            f"SELECT max({s.time_column}) FROM {s.name} WHERE {where}"
+            f" AND {s.time_column} >= :first_at AND {s.time_column} <= :last_at"
+        ),
+        {**{c: prefix[c] for c in s.prefix}, "first_at": first_at, "last_at": last_at},
+    )
+    newest: datetime | None = found.scalar()
+    return newest
 
 
 async def _any_stored(

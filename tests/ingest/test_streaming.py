@@ -126,3 +126,37 @@ async def test_a_point_of_the_wrong_shape_in_a_later_chunk_is_rejected_alone(
     assert report["totals"]["inserted"] == count - 1
     assert [(e["index"], e["field"]) for e in report["errors"]] == [(bad, "qty")]
     assert await _stored(db, user_id) == count - 1
+
+
+async def test_a_resync_extending_stored_rows_merges_only_the_shared_part(
+    client: httpx.AsyncClient, writer: tuple[int, dict[str, str]], db: Any
+) -> None:
+    """The shared part is merged (a changed value updated), the part after the newest stored
+    point goes straight in; a point out of order in the new part, or a key repeated across
+    the cut, undoes that and the whole series is merged, with the same exact outcome."""
+    user_id, headers = writer
+    await _post(client, headers, _steps(g.T0, N))
+    for variant in ("ordered", "out of order", "repeated across the cut"):
+        start = g.T0 + timedelta(minutes=N // 2)
+        later = _steps(start, N, qty=3.0)
+        later[10]["qty"] = 50.0 + len(variant)  # a stored point changes (each variant anew)
+        if variant == "out of order":
+            later[-5], later[-4] = later[-4], later[-5]
+        elif variant == "repeated across the cut":
+            later.insert(N - N // 2 + 3, dict(later[N - N // 2 - 1]))
+        new = N - N // 2 if variant == "ordered" else 0
+
+        report = await _post(client, headers, later)
+
+        totals = report["totals"]
+        assert totals["received"] == len(later), variant
+        assert totals["inserted"] == new, variant
+        assert totals["updated"] == 1, variant
+        assert totals["rejected"] == 0, variant
+        assert await _stored(db, user_id) == N + N // 2, variant
+    changed = await db(
+        "SELECT qty FROM activity_metrics WHERE user_id = :u AND start_at = :at",
+        u=user_id,
+        at=g.T0 + timedelta(minutes=N // 2 + 10),
+    )
+    assert [r["qty"] for r in changed] == [50.0 + len("repeated across the cut")]
