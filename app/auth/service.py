@@ -26,6 +26,7 @@ from app.auth import keys
 from app.auth import repository as repo
 from app.auth.models import ApiKey, User
 from app.config import Settings
+from app.db.engine import autocommit
 from app.db.partitions import PartitionManager
 from app.errors import Forbidden, TooManyRequests, Unauthorized
 from app.observability import metrics
@@ -68,6 +69,7 @@ class AuthService:
         partitions: PartitionManager,
     ) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)  # the key lookup is one statement: no BEGIN/ROLLBACK
         self._settings = settings
         self._redis = redis
         self._limiter = limiter
@@ -96,7 +98,7 @@ class AuthService:
         key_id, secret = parsed
         key_bucket = f"authfail:key:{key_id}"
         await self._guard(client_bucket, key_bucket)
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             record = await repo.key_by_key_id(conn, key_id)
         if record is None:
             # Same Argon2 work as a wrong secret: timing does not reveal which key ids exist.

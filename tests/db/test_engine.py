@@ -1,0 +1,63 @@
+"""Pooled connections: one that died while idle is replaced unseen; one in steady use is not
+pinged, and when it dies its statement fails and the pool starts afresh."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings
+from app.db import engine as engine_module
+from tests.conftest import _dsn
+
+
+@pytest.fixture
+async def one_connection(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = engine_module.create_engine(settings, pool_size=1)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def _kill_pooled_connection(engine: AsyncEngine, url: str) -> int:
+    """Terminate the backend of the (only) pooled connection, as a server restart would."""
+    async with engine.connect() as conn:
+        pid = int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+    admin = await asyncpg.connect(_dsn(url))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    return pid
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def test_a_connection_that_died_while_idle_is_replaced(
+    one_connection: AsyncEngine, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = await _kill_pooled_connection(one_connection, migrated_url)
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)  # it has idled long enough
+
+    assert await _backend_pid(one_connection) != dead
+
+
+async def test_a_connection_in_steady_use_is_not_pinged_and_a_death_resets_the_pool(
+    one_connection: AsyncEngine, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = await _kill_pooled_connection(one_connection, migrated_url)
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)
+
+    with pytest.raises(DBAPIError) as failed:
+        await _backend_pid(one_connection)
+    assert failed.value.connection_invalidated
+    assert await _backend_pid(one_connection) != dead
