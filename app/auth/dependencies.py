@@ -24,7 +24,7 @@ _api_key = APIKeyHeader(
 )
 
 
-def get_auth_service(request: Request) -> AuthService:
+async def get_auth_service(request: Request) -> AuthService:
     service: AuthService = request.app.state.auth
     return service
 

@@ -27,7 +27,7 @@ async def owner(principal: PrincipalDep) -> Principal:
     return principal
 
 
-def get_erase_service(engine: EngineDep, redis: RedisDep, request: Request) -> EraseService:
+async def get_erase_service(engine: EngineDep, redis: RedisDep, request: Request) -> EraseService:
     return EraseService(engine, redis, request.app.state.settings)
 
 

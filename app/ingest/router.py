@@ -43,7 +43,7 @@ HAE_HEADERS = (
 )
 
 
-def get_ingest_service(request: Request) -> IngestService:
+async def get_ingest_service(request: Request) -> IngestService:
     service: IngestService = request.app.state.ingest
     return service
 

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api", tags=["compatibility"])
 _ERRORS = (InvalidQuery, InvalidRequest, Unauthorized, Forbidden, TooManyRequests)
 
 
-def get_workout_service(engine: EngineDep, cache: CacheDep) -> WorkoutService:
+async def get_workout_service(engine: EngineDep, cache: CacheDep) -> WorkoutService:
     return WorkoutService(engine, cache)
 
 

@@ -13,28 +13,30 @@ from app.query.service import QueryService
 from app.query.sleep import SleepService
 
 
-def get_engine(request: Request) -> AsyncEngine:
+async def get_engine(request: Request) -> AsyncEngine:
     engine: AsyncEngine = request.app.state.engine
     return engine
 
 
-def get_redis(request: Request) -> Redis | None:
+async def get_redis(request: Request) -> Redis | None:
     redis: Redis | None = getattr(request.app.state, "redis", None)
     return redis
 
 
-def get_cache(request: Request) -> QueryCache:
-    return QueryCache(get_redis(request), request.app.state.settings.redis_prefix)
+async def get_cache(
+    redis: Annotated[Redis | None, Depends(get_redis)], request: Request
+) -> QueryCache:
+    return QueryCache(redis, request.app.state.settings.redis_prefix)
 
 
-def get_query_service(
+async def get_query_service(
     engine: Annotated[AsyncEngine, Depends(get_engine)],
     cache: Annotated[QueryCache, Depends(get_cache)],
 ) -> QueryService:
     return QueryService(engine, cache)
 
 
-def get_sleep_service(engine: Annotated[AsyncEngine, Depends(get_engine)]) -> SleepService:
+async def get_sleep_service(engine: Annotated[AsyncEngine, Depends(get_engine)]) -> SleepService:
     return SleepService(engine)
 
 

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/workouts", tags=["workouts"])
 _ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
 
 
-def get_workout_service(engine: EngineDep, cache: CacheDep) -> WorkoutService:
+async def get_workout_service(engine: EngineDep, cache: CacheDep) -> WorkoutService:
     return WorkoutService(engine, cache)
 
 
