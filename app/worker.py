@@ -17,13 +17,12 @@ import signal
 import sys
 
 import structlog
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from app.config import Settings, get_settings
 from app.db.engine import create_engine
 from app.db.partitions import PartitionManager
 from app.ingest import notify
-from app.ingest.service import IngestService
+from app.ingest.service import STORAGE_ERRORS, IngestService
 from app.lifespan import create_redis
 from app.logging import configure as configure_logging
 
@@ -46,7 +45,7 @@ async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool =
             ticket = listener.ticket(notify.QUEUED)
             try:
                 report = await service.process_next()
-            except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            except STORAGE_ERRORS as exc:
                 # The database is away: the job is safe in its row; try again, slower each time.
                 log.warning("worker.database_unavailable", error_type=type(exc).__name__)
                 backoff = min(backoff * 2, 30.0)

@@ -8,7 +8,7 @@ this app) writes nothing at all and takes no row locks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -155,21 +155,52 @@ async def driver_connection(conn: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
+def _writer_key(table: str, user_id: int) -> str:
+    return f"{table}:{user_id}"
+
+
+async def _lock_writers(
+    conn: AsyncConnection, table: str, user_id: int, held: frozenset[str]
+) -> None:
+    """Serialise one user's writers per table: the classify-then-write merge is then exact."""
+    key = _writer_key(table, user_id)
+    if key not in held:
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
+        )
+
+
+async def lock_tables(conn: AsyncConnection, user_id: int, tables: Iterable[str]) -> frozenset[str]:
+    """Take the writer locks of several tables in one statement, always in the same order (so
+    two transactions taking overlapping sets cannot deadlock); the keys now held."""
+    keys = sorted({_writer_key(table, user_id) for table in tables})
+    if keys:
+        await conn.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
+                " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
+            ),
+            {"keys": keys},
+        )
+    return frozenset(keys)
+
+
 async def upsert(
-    conn: AsyncConnection, rows: Rows, *, returning: str | None = None
+    conn: AsyncConnection,
+    rows: Rows,
+    *,
+    returning: str | None = None,
+    held: frozenset[str] = frozenset(),
 ) -> UpsertResult:
-    """Merge ``rows`` into their table inside the caller's transaction."""
+    """Merge ``rows`` into their table inside the caller's transaction (``held``: writer locks
+    this transaction already holds)."""
     if rows.stream is not None:
-        return await _upsert_stream(conn, rows)
+        return await _upsert_stream(conn, rows, held)
     if not rows.rows:
         return UpsertResult(0, 0, 0, [], [])
     s = spec(rows.table)
     user_id = rows.rows[0][rows.columns.index("user_id")]
-    # Serialise one user's writers per table: the classify-then-write merge is then exact.
-    await conn.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"{rows.table}:{user_id}"},
-    )
+    await _lock_writers(conn, rows.table, user_id, held)
     first_at, last_at = time_range(rows)
     driver = await driver_connection(conn)
     if (
@@ -198,16 +229,13 @@ async def upsert(
     return UpsertResult(len(rows.rows), len(inserted), len(updated), inserted, updated)
 
 
-async def _upsert_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
+async def _upsert_stream(conn: AsyncConnection, rows: Rows, held: frozenset[str]) -> UpsertResult:
     """A large series: rows are normalised while COPY sends them, so Python and PostgreSQL work
     at the same time and the rows are never all in memory."""
     s = spec(rows.table)
     assert s.time_column is not None  # noqa: S101 - only time-series tables stream
     user_id = rows.key_prefix["user_id"]
-    await conn.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"{rows.table}:{user_id}"},
-    )
+    await _lock_writers(conn, rows.table, user_id, held)
     driver = await driver_connection(conn)
     columns = list(rows.columns)
     assert rows.stream is not None  # noqa: S101

@@ -12,20 +12,23 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import msgspec
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.audit import repository as audit
 from app.config import Settings
-from app.db.partitions import PartitionManager
+from app.db.engine import autocommit
+from app.db.partitions import Month, PartitionManager
 from app.errors import InvalidEnvelope, MalformedPayload
 from app.ingest import catalog, digests, raw, repository, wire
 from app.ingest.body import ReceivedBody
@@ -44,6 +47,20 @@ log = structlog.get_logger(__name__)
 SECTIONS = ("metrics", "workouts", *events.SECTIONS)
 _top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _series_decoder = msgspec.json.Decoder(wire.MetricSeries)
+# Bodies up to this size (a routine sync) are written in one transaction, all series together:
+# a few round trips and one commit. Larger ones go series by series (bounded memory and lock
+# time; a storage failure costs one series), as does a small one whose transaction failed.
+COMPACT_MAX_BYTES = 256 * 1024
+_METRIC_IDS_MAX = 100_000
+# A statement or the connection failed. COPY goes to asyncpg directly, so its errors arrive
+# unwrapped by SQLAlchemy.
+STORAGE_ERRORS = (
+    DBAPIError,
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 
 class IngestService:
@@ -56,10 +73,12 @@ class IngestService:
         redis: Redis | None = None,
     ) -> None:
         self._engine = engine
+        self._autocommit = autocommit(engine)
         self._redis = redis
         self._partitions = partitions
         self._settings = settings
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._metric_ids_cache: dict[str, int] = {}
 
     async def receive(
         self,
@@ -72,8 +91,10 @@ class IngestService:
         content_encoding: str | None,
         claim: bool,
     ) -> raw.RawIngestion:
-        """Commit the raw body (or find the identical one sent before) before anything else."""
-        async with self._engine.begin() as conn:
+        """Commit the raw body (or find the identical one sent before) before anything else.
+
+        Its INSERT is one statement, committed on its own (no BEGIN/COMMIT round trips)."""
+        async with self._autocommit.connect() as conn:
             return await raw.store(
                 conn,
                 user_id=user_id,
@@ -208,7 +229,7 @@ class IngestService:
                     await raw.renew(
                         conn, ingestion_id, self.worker_id, self._settings.worker_lease_s
                     )
-            except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            except STORAGE_ERRORS as exc:
                 log.warning("ingest.lease_renewal_failed", error_type=type(exc).__name__)
 
     async def _process(
@@ -224,61 +245,102 @@ class IngestService:
                     conn, ingestion_id, status="rejected", report=exc.problem(), error=exc.detail
                 )
             raise
-        ctx = Context(
-            user_id=user_id,
-            ingestion_id=ingestion_id,
-            now=datetime.now(UTC),
-            future_tolerance=timedelta(days=self._settings.future_tolerance_days),
-        )
-        report = ReportBuilder(ingestion_id)
-        report.unknown_sections = sorted(k for k in sections if k not in SECTIONS)
-        if replaced_nul:
-            report.warnings.append(
-                "NUL characters (\\u0000) replaced by U+FFFD: PostgreSQL text cannot hold them;"
-                " the raw body keeps the original"
-            )
-        if "metrics" in sections:
-            await self._metrics(sections["metrics"], ctx, report, use_digests=use_digests)
-        if "workouts" in sections:
-            await self._workouts(sections["workouts"], ctx, report)
-        for key, (table, columns, build) in events.SECTIONS.items():
-            if key in sections:
-                await self._events(key, sections[key], table, columns, build, ctx, report)
-        result = report.build()
-        retry = None
-        if report.failed:
-            # Written series stay written; the whole body is retried later (idempotently).
-            result["status"], retry = self._next_step(attempts)
-        async with self._engine.begin() as conn:
-            await raw.finish(
-                conn,
-                ingestion_id,
-                status={"processed": "processed", "failed": "failed"}.get(
-                    result["status"], "pending"
-                ),
-                report=result,
-                error="; ".join(report.failed) or None,
-                retry_in_s=retry,
-            )
-            await quality.record_freshness(conn, user_id, ingestion_id, report.freshness)
-            await audit.record(
-                conn,
-                action="ingest",
-                user_id=user_id,
-                details={
-                    "ingestion_id": ingestion_id,
-                    "bytes": len(body),
-                    "status": result["status"],
-                    "totals": result["totals"],
-                },
-            )
+        job = _Job(ingestion_id, user_id, len(body), attempts, use_digests, replaced_nul)
+        attempt: _Attempt | None = None
+        if len(body) <= COMPACT_MAX_BYTES:
+            try:
+                attempt = await self._attempt(job, sections, _Batch())
+            except (*STORAGE_ERRORS, _NotCompact) as exc:
+                # Nothing of the attempt is kept (one transaction): the series-by-series way
+                # below stores what it can and reports the rest, as for a large body.
+                metrics.INGEST_FALLBACKS.inc()
+                log.warning("ingest.single_transaction_fallback", error_type=type(exc).__name__)
+        if attempt is None:
+            attempt = await self._attempt(job, sections, None)
+        result = attempt.result
+        _count_flags(attempt.flagged)
         elapsed = time.perf_counter() - started
-        _observe(result, report.reasons, elapsed)
+        _observe(result, attempt.reasons, elapsed)
         log.info(
             "ingest.processed",
             status=result["status"],
             duration_s=round(elapsed, 4),
             **result["totals"],
+        )
+        return result
+
+    async def _attempt(
+        self, job: _Job, sections: dict[str, msgspec.Raw], batch: _Batch | None
+    ) -> _Attempt:
+        """Normalise and store every section. With a ``batch`` (a small body) the writes wait
+        until all is normalised and then go in one transaction with the outcome: a few round
+        trips and one commit instead of a transaction per series."""
+        ctx = Context(
+            user_id=job.user_id,
+            ingestion_id=job.ingestion_id,
+            now=datetime.now(UTC),
+            future_tolerance=timedelta(days=self._settings.future_tolerance_days),
+        )
+        report = ReportBuilder(job.ingestion_id)
+        flagged: list[str] = []
+        report.unknown_sections = sorted(k for k in sections if k not in SECTIONS)
+        if job.replaced_nul:
+            report.warnings.append(
+                "NUL characters (\\u0000) replaced by U+FFFD: PostgreSQL text cannot hold them;"
+                " the raw body keeps the original"
+            )
+        if "metrics" in sections:
+            await self._metrics(
+                sections["metrics"], ctx, report, use_digests=job.use_digests, batch=batch
+            )
+        if "workouts" in sections:
+            await self._workouts(sections["workouts"], ctx, report, batch)
+        for key, (table, columns, build) in events.SECTIONS.items():
+            if key in sections:
+                await self._events(key, sections[key], table, columns, build, ctx, report, batch)
+        if batch is None:
+            async with self._engine.begin() as conn:
+                result = await self._finish(conn, job, report)
+            return _Attempt(result, flagged, report.reasons)
+        for table, months in batch.months.items():
+            await self._partitions.ensure(table, months)
+        async with self._engine.begin() as conn:
+            # Every table this body writes, locked at once in one order: two bodies of one user
+            # cannot deadlock, and no series pays a round trip for its lock.
+            batch.held = await repository.lock_tables(conn, job.user_id, batch.months)
+            for write in batch.writes:
+                flagged += await write(conn, batch.held)
+            result = await self._finish(conn, job, report)
+        return _Attempt(result, flagged, report.reasons)
+
+    async def _finish(
+        self, conn: AsyncConnection, job: _Job, report: ReportBuilder
+    ) -> dict[str, Any]:
+        """Record the outcome (the report, freshness, audit) in ``conn``'s transaction."""
+        result = report.build()
+        retry = None
+        if report.failed:
+            # Written series stay written; the whole body is retried later (idempotently).
+            result["status"], retry = self._next_step(job.attempts)
+        await raw.finish(
+            conn,
+            job.ingestion_id,
+            status={"processed": "processed", "failed": "failed"}.get(result["status"], "pending"),
+            report=result,
+            error="; ".join(report.failed) or None,
+            retry_in_s=retry,
+        )
+        await quality.record_freshness(conn, job.user_id, job.ingestion_id, report.freshness)
+        await audit.record(
+            conn,
+            action="ingest",
+            user_id=job.user_id,
+            details={
+                "ingestion_id": job.ingestion_id,
+                "bytes": job.size,
+                "status": result["status"],
+                "totals": result["totals"],
+            },
         )
         return result
 
@@ -314,26 +376,30 @@ class IngestService:
         parts: list[Rows],
         report: ReportBuilder,
         ctx: Context,
+        done: Callable[[list[repository.UpsertResult] | None], None],
+        batch: _Batch | None,
         digest: _Digest | None = None,
-    ) -> list[repository.UpsertResult] | None:
-        """Write one series/section in its own transaction; a failure costs only this one."""
+    ) -> None:
+        """Write one series/section in its own transaction (a failure costs only this one), or
+        add it to the batch; ``done`` gets the results, None when it could not be stored."""
+        if batch is not None:
+            if any(part.stream is not None for part in parts):
+                raise _NotCompact("a streamed series")
+
+            async def write(conn: AsyncConnection, held: frozenset[str]) -> list[str]:
+                results, flagged = await self._store(conn, parts, ctx, digest, held)
+                self._written(section, name, parts, report)
+                done(results)
+                return flagged
+
+            batch.add(parts, write)
+            return
         for part in parts:
             await self._partitions.ensure(part.table, part.months)
         try:
             async with self._engine.begin() as conn:
-                results = [await repository.upsert(conn, part) for part in parts]
-                # Taken after the upserts: a streamed series is normalised during its COPY.
-                flags, ctx.flags = ctx.flags, []
-                flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
-                for part, result in zip(parts, results, strict=True):
-                    if result.updated:  # rows changed: digests that vouched for them are void
-                        first, last = repository.time_range(part)
-                        await digests.invalidate(
-                            conn, part.table, ctx.user_id, first_at=first, last_at=last
-                        )
-                if digest is not None and len(parts) == 1 and not digest.errors:
-                    await _record_digest(conn, ctx.user_id, digest, parts[0], results[0])
-        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+                results, flagged = await self._store(conn, parts, ctx, digest, frozenset())
+        except STORAGE_ERRORS as exc:
             ctx.flags = []
             _release(parts)
             label = f"{section}:{name}" if name else section
@@ -341,18 +407,63 @@ class IngestService:
                 "ingest.write_failed", section=section, metric=name, error_type=type(exc).__name__
             )
             report.failed.append(f"{label}: storage error ({type(exc).__name__})")
-            return None
+            done(None)
+            return
         _count_flags(flagged)
+        self._written(section, name, parts, report)
+        done(results)
+
+    async def _store(
+        self,
+        conn: AsyncConnection,
+        parts: list[Rows],
+        ctx: Context,
+        digest: _Digest | None,
+        held: frozenset[str],
+    ) -> tuple[list[repository.UpsertResult], list[str]]:
+        """The statements of one series' write, in the caller's transaction."""
+        results = [await repository.upsert(conn, part, held=held) for part in parts]
+        # Taken after the upserts: a streamed series is normalised during its COPY.
+        flags, ctx.flags = ctx.flags, []
+        flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
+        for part, result in zip(parts, results, strict=True):
+            if result.updated:  # rows changed: digests that vouched for them are void
+                first, last = repository.time_range(part)
+                await digests.invalidate(
+                    conn, part.table, ctx.user_id, first_at=first, last_at=last
+                )
+        if digest is not None and len(parts) == 1 and not digest.errors:
+            await _record_digest(conn, ctx.user_id, digest, parts[0], results[0])
+        return results, flagged
+
+    @staticmethod
+    def _written(section: str, name: str | None, parts: list[Rows], report: ReportBuilder) -> None:
         newest = _newest(parts)
         _release(parts)
         if newest is not None:
             report.freshness.append(
                 ("metric" if section == "metrics" else "section", name or section, newest)
             )
-        return results
+
+    async def _metric_ids(self, names: list[tuple[str, bool]]) -> dict[str, int]:
+        """Ids of metric names, registering new ones; remembered (a type is never removed)."""
+        missing = [(n, known) for n, known in names if n not in self._metric_ids_cache]
+        if missing:
+            async with self._engine.begin() as conn:
+                found = await repository.metric_type_ids(conn, missing)
+            if len(self._metric_ids_cache) < _METRIC_IDS_MAX:
+                self._metric_ids_cache.update(found)
+            return {n: self._metric_ids_cache.get(n) or found[n] for n, _ in names}
+        return {n: self._metric_ids_cache[n] for n, _ in names}
 
     async def _metrics(
-        self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder, *, use_digests: bool
+        self,
+        raw_section: msgspec.Raw,
+        ctx: Context,
+        report: ReportBuilder,
+        *,
+        use_digests: bool,
+        batch: _Batch | None,
     ) -> None:
         errors: list[PointError] = []
         try:
@@ -375,8 +486,7 @@ class IngestService:
                     [PointError("metrics", None, index, None, f"not a metric series: {exc}")]
                 )
         names = sorted({(s.name, s.name in catalog.KNOWN) for _, s in series_list})
-        async with self._engine.begin() as conn:
-            ids = await repository.metric_type_ids(conn, names)
+        ids = await self._metric_ids(names)
         report.unknown_metrics = sorted({n for n, known in names if not known})
         candidates = _digest_candidates(items, series_list, ids) if use_digests else {}
         hits: dict[bytes, digests.Known] = {}
@@ -412,22 +522,15 @@ class IngestService:
                 if candidate is not None
                 else None
             )
-            written = await self._write(
-                "metrics", series.name, result.rows, report, ctx, digest=digest
-            )
-            report.reject(result.errors)  # after the write: a streamed series finds them then
-            if written is None:
-                report.add(
-                    "metrics", series.name, received=result.received, rejected=result.rejected
-                )
-                continue
-            report.add(
+            await self._write(
                 "metrics",
                 series.name,
-                received=result.received,
-                inserted=sum(w.inserted for w in written),
-                updated=sum(w.updated for w in written),
-                rejected=result.rejected,
+                result.rows,
+                report,
+                ctx,
+                partial(_series_written, report, result),
+                batch,
+                digest=digest,
             )
 
     async def _events(
@@ -439,6 +542,7 @@ class IngestService:
         build: Callable[[dict[str, Any], Context], tuple[Any, ...]],
         ctx: Context,
         report: ReportBuilder,
+        batch: _Batch | None,
     ) -> None:
         errors: list[PointError] = []
         try:
@@ -468,15 +572,21 @@ class IngestService:
             rows.rows.append(row)
             rows.months.add(month_of(row[1]))
         report.reject(errors)
-        written = await self._write(key, None, [rows], report, ctx)
-        inserted = written[0].inserted if written else 0
-        updated = written[0].updated if written else 0
-        report.add(
-            key, None, received=received, inserted=inserted, updated=updated, rejected=len(errors)
-        )
+
+        def done(written: list[repository.UpsertResult] | None) -> None:
+            report.add(
+                key,
+                None,
+                received=received,
+                inserted=written[0].inserted if written else 0,
+                updated=written[0].updated if written else 0,
+                rejected=len(errors),
+            )
+
+        await self._write(key, None, [rows], report, ctx, done, batch)
 
     async def _workouts(
-        self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder
+        self, raw_section: msgspec.Raw, ctx: Context, report: ReportBuilder, batch: _Batch | None
     ) -> None:
         errors: list[PointError] = []
         try:
@@ -501,64 +611,148 @@ class IngestService:
         report.reject(errors)
         # The same workout twice in one body: the later one wins, as for points.
         unique = list({w.natural_key: w for w in parsed}.values())
-        outcome = await self._write_workouts(unique, ctx, report)
-        if outcome is None:
-            report.add("workouts", None, received=received, rejected=rejected)
-            return
-        inserted, updated = outcome
-        report.add(
-            "workouts",
-            None,
-            received=received,
-            inserted=inserted,
-            updated=updated,
-            rejected=rejected,
-        )
-        # Bad series or route points inside a stored workout: left out, listed in errors.
-        report.sections["workouts"]["points_rejected"] = len(errors) - rejected
 
-    async def _write_workouts(
-        self, items: list[workouts.Workout], ctx: Context, report: ReportBuilder
-    ) -> tuple[int, int] | None:
-        if not items:
-            return 0, 0
-        head = Rows("workouts", workouts.WORKOUT_COLUMNS, [w.row for w in items])
-        series_months = set().union(*(w.series_months for w in items))
+        def done(outcome: tuple[int, int] | None) -> None:
+            if outcome is None:
+                report.add("workouts", None, received=received, rejected=rejected)
+                return
+            inserted, updated = outcome
+            report.add(
+                "workouts",
+                None,
+                received=received,
+                inserted=inserted,
+                updated=updated,
+                rejected=rejected,
+            )
+            # Bad series or route points inside a stored workout: left out, listed in errors.
+            report.sections["workouts"]["points_rejected"] = len(errors) - rejected
+            if unique:
+                report.freshness.append(("section", "workouts", max(w.row[5] for w in unique)))
+
+        if not unique:
+            done((0, 0))
+            return
+        series_months = set().union(*(w.series_months for w in unique))
+        if batch is not None:
+
+            async def write(conn: AsyncConnection, held: frozenset[str]) -> list[str]:
+                inserted, updated, flagged = await self._store_workouts(conn, unique, ctx, held)
+                done((inserted, updated))
+                return flagged
+
+            batch.add(
+                [
+                    Rows("workouts", workouts.WORKOUT_COLUMNS),
+                    Rows("workout_series", workouts.SERIES_COLUMNS, months=series_months),
+                    Rows("workout_routes", workouts.ROUTE_COLUMNS),
+                ],
+                write,
+            )
+            return
         await self._partitions.ensure("workout_series", series_months)
-        flags, ctx.flags = ctx.flags, []
         try:
             async with self._engine.begin() as conn:
-                result = await repository.upsert(conn, head, returning="natural_key")
-                ids = await repository.workout_ids(
-                    conn, ctx.user_id, [w.natural_key for w in items]
+                inserted, updated, flagged = await self._store_workouts(
+                    conn, unique, ctx, frozenset()
                 )
-                series = Rows("workout_series", workouts.SERIES_COLUMNS, months=series_months)
-                routes = Rows("workout_routes", workouts.ROUTE_COLUMNS)
-                owner: dict[Any, str] = {}
-                for w in items:
-                    workout_id = ids[w.natural_key]
-                    owner[workout_id] = w.natural_key
-                    series.rows.extend((r[0], workout_id, *r[2:]) for r in w.series)
-                    if w.route is not None:
-                        routes.rows.append((workout_id, *w.route[1:]))
-                touched: set[str] = set()
-                for part in (series, routes):
-                    written = await repository.upsert(conn, part, returning="workout_id")
-                    touched.update(owner[k] for k in written.inserted_keys + written.updated_keys)
-                # A re-sent workout replaces its series: points it no longer carries (the app's
-                # recovery-in-heartRateData bug, a changed grouping) must not linger.
-                removed = await repository.remove_stale_workout_series(conn, ctx.user_id, series)
-                touched.update(owner[k] for k in removed)
-                flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
-        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+        except STORAGE_ERRORS as exc:
+            ctx.flags = []
             log.error("ingest.write_failed", section="workouts", error_type=type(exc).__name__)
             report.failed.append(f"workouts: storage error ({type(exc).__name__})")
-            return None
+            done(None)
+            return
         _count_flags(flagged)
-        report.freshness.append(("section", "workouts", max(w.row[5] for w in items)))
+        done((inserted, updated))
+
+    async def _store_workouts(
+        self,
+        conn: AsyncConnection,
+        items: list[workouts.Workout],
+        ctx: Context,
+        held: frozenset[str],
+    ) -> tuple[int, int, list[str]]:
+        """Workouts with their series and routes, in the caller's transaction."""
+        flags, ctx.flags = ctx.flags, []
+        head = Rows("workouts", workouts.WORKOUT_COLUMNS, [w.row for w in items])
+        series_months = set().union(*(w.series_months for w in items))
+        result = await repository.upsert(conn, head, returning="natural_key", held=held)
+        ids = await repository.workout_ids(conn, ctx.user_id, [w.natural_key for w in items])
+        series = Rows("workout_series", workouts.SERIES_COLUMNS, months=series_months)
+        routes = Rows("workout_routes", workouts.ROUTE_COLUMNS)
+        owner: dict[Any, str] = {}
+        for w in items:
+            workout_id = ids[w.natural_key]
+            owner[workout_id] = w.natural_key
+            series.rows.extend((r[0], workout_id, *r[2:]) for r in w.series)
+            if w.route is not None:
+                routes.rows.append((workout_id, *w.route[1:]))
+        touched: set[str] = set()
+        for part in (series, routes):
+            written = await repository.upsert(conn, part, returning="workout_id", held=held)
+            touched.update(owner[k] for k in written.inserted_keys + written.updated_keys)
+        # A re-sent workout replaces its series: points it no longer carries (the app's
+        # recovery-in-heartRateData bug, a changed grouping) must not linger.
+        removed = await repository.remove_stale_workout_series(conn, ctx.user_id, series)
+        touched.update(owner[k] for k in removed)
+        flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
         new = set(result.inserted_keys)
         changed = (set(result.updated_keys) | touched) - new
-        return len(new), len(changed)
+        return len(new), len(changed), flagged
+
+
+def _series_written(
+    report: ReportBuilder,
+    result: metric_series.SeriesResult,
+    written: list[repository.UpsertResult] | None,
+) -> None:
+    report.reject(result.errors)  # after the write: a streamed series finds them then
+    report.add(
+        "metrics",
+        result.name,
+        received=result.received,
+        inserted=sum(w.inserted for w in written) if written else 0,
+        updated=sum(w.updated for w in written) if written else 0,
+        rejected=result.rejected,
+    )
+
+
+class _NotCompact(Exception):
+    """This body cannot be written in one transaction after all (a streamed series)."""
+
+
+@dataclass(slots=True, frozen=True)
+class _Job:
+    ingestion_id: int
+    user_id: int
+    size: int
+    attempts: int
+    use_digests: bool
+    replaced_nul: bool
+
+
+@dataclass(slots=True)
+class _Attempt:
+    result: dict[str, Any]
+    flagged: list[str]  # metrics newly flagged, counted once the attempt is committed
+    reasons: dict[str, int]
+
+
+_Write = Callable[[AsyncConnection, frozenset[str]], Awaitable[list[str]]]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The writes of a small body, applied together once it is all normalised."""
+
+    writes: list[_Write] = field(default_factory=list)
+    months: dict[str, set[Month]] = field(default_factory=dict)  # table -> months written
+    held: frozenset[str] = frozenset()
+
+    def add(self, parts: list[Rows], write: _Write) -> None:
+        for part in parts:
+            self.months.setdefault(part.table, set()).update(part.months)
+        self.writes.append(write)
 
 
 @dataclass(slots=True)

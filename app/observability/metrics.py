@@ -37,6 +37,10 @@ INGEST_PAYLOADS = Counter(
     "Payloads by outcome: processed, duplicate, failed, rejected (not an HAE body), accepted (queued).",
     ["outcome"],
 )
+INGEST_FALLBACKS = Counter(
+    "hae_ingest_single_transaction_fallbacks_total",
+    "Small bodies whose one-transaction write failed and were written series by series instead.",
+)
 INGEST_BYTES = Counter("hae_ingest_bytes_total", "Body bytes received for ingest (decoded).")
 INGEST_POINTS = Counter(
     "hae_ingest_points_total", "Records by section and outcome (inserted, updated, unchanged, rejected).",

@@ -1,0 +1,163 @@
+"""Small bodies (routine syncs) are written in one transaction with their outcome. These tests
+pin what that must not cost: a storage failure still costs only its series, two syncs of one
+user running at once never deadlock, and new months still get their partitions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db.partitions import partition_name
+from app.ingest.service import COMPACT_MAX_BYTES
+from tests import hae_generator as g
+
+FALLBACKS = "hae_ingest_single_transaction_fallbacks_total"
+
+
+def _fallbacks() -> float:
+    return REGISTRY.get_sample_value(FALLBACKS) or 0.0
+
+
+def _heart(start: datetime, count: int, *, bpm: float, source: str = "Watch") -> dict[str, Any]:
+    points = [
+        {
+            "date": g.fmt_date(start + timedelta(seconds=5 * i)),
+            "Avg": bpm,
+            "Min": bpm,
+            "Max": bpm,
+            "source": source,
+        }
+        for i in range(count)
+    ]
+    return g.metric("heart_rate", "count/min", points)
+
+
+def _steps(start: datetime, count: int, *, qty: float) -> dict[str, Any]:
+    points = [
+        {"date": g.fmt_date(start + timedelta(minutes=i)), "qty": qty, "source": "Watch"}
+        for i in range(count)
+    ]
+    return g.metric("step_count", "count", points)
+
+
+@pytest.fixture
+async def poisoned_heart_rate(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Heart-rate rows from the source "poison" fail to store (as a full disk or a broken
+    partition would): a storage error in the middle of a body."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN IF NEW.source = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF;"
+                " RETURN NEW; END $$"
+            )
+        )
+        await conn.execute(
+            text(
+                "CREATE TRIGGER test_poison BEFORE INSERT ON heart_rate_metrics"
+                " FOR EACH ROW EXECUTE FUNCTION test_poison()"
+            )
+        )
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TRIGGER test_poison ON heart_rate_metrics"))
+            await conn.execute(text("DROP FUNCTION test_poison()"))
+
+
+async def test_a_storage_failure_still_costs_only_its_series(
+    client: httpx.AsyncClient,
+    writer: tuple[int, dict[str, str]],
+    db: Any,
+    poisoned_heart_rate: None,
+) -> None:
+    user_id, headers = writer
+    before = _fallbacks()
+    body = g.envelope(
+        metrics=[
+            _steps(g.T0, 30, qty=5.0),
+            _heart(g.T0, 40, bpm=70.0, source="poison"),
+            g.metric("active_energy", "kcal", [{"date": g.fmt_date(g.T0), "qty": 1.5}]),
+        ]
+    )
+
+    response = await client.post("/v1/ingest", json=body, headers=headers)
+
+    # The one transaction failed as a whole; written series by series, the others are stored
+    # and the body is queued for a retry of the failed one.
+    assert _fallbacks() == before + 1
+    assert response.status_code == 202, response.text
+    report = response.json()
+    assert report["status"] == "retrying"
+    assert report["failed"] == ["metrics:heart_rate: storage error (RaiseError)"]
+    assert report["metrics"]["step_count"]["inserted"] == 30
+    assert report["metrics"]["active_energy"]["inserted"] == 1
+    stored = await db(
+        "SELECT (SELECT count(*) FROM activity_metrics WHERE user_id = :u) AS activity,"
+        " (SELECT count(*) FROM heart_rate_metrics WHERE user_id = :u) AS heart",
+        u=user_id,
+    )
+    assert dict(stored[0]) == {"activity": 31, "heart": 0}
+    raw = await db("SELECT status, attempts FROM raw_ingestions WHERE user_id = :u", u=user_id)
+    assert raw[0]["status"] == "pending"  # left for the worker's retry
+
+
+async def test_concurrent_syncs_of_one_user_in_opposite_orders_do_not_deadlock(
+    client: httpx.AsyncClient, writer: tuple[int, dict[str, str]], db: Any
+) -> None:
+    user_id, headers = writer
+    before = _fallbacks()
+    bodies = []
+    for i in range(8):
+        # Every body covers the same minutes (each changes the others' values), half of them
+        # with their series in the opposite order.
+        series = [_heart(g.T0, 60, bpm=60.0 + i), _steps(g.T0, 20, qty=float(i))]
+        if i % 2:
+            series.reverse()
+        bodies.append(g.envelope(metrics=series))
+
+    responses = await asyncio.gather(
+        *(client.post("/v1/ingest", json=body, headers=headers) for body in bodies)
+    )
+
+    assert [r.status_code for r in responses] == [200] * 8
+    assert _fallbacks() == before  # no transaction was chosen as a deadlock victim
+    stored = await db(
+        "SELECT (SELECT count(*) FROM activity_metrics WHERE user_id = :u) AS activity,"
+        " (SELECT count(*) FROM heart_rate_metrics WHERE user_id = :u) AS heart,"
+        " (SELECT count(DISTINCT avg) FROM heart_rate_metrics WHERE user_id = :u) AS values",
+        u=user_id,
+    )
+    # One row per instant, all from whichever body was applied last.
+    assert dict(stored[0]) == {"activity": 20, "heart": 60, "values": 1}
+
+
+async def test_a_new_month_gets_its_partition_before_the_transaction(
+    client: httpx.AsyncClient, writer: tuple[int, dict[str, str]], db: Any
+) -> None:
+    user_id, headers = writer
+    start = datetime(2017, 7, 31, 23, 58, tzinfo=UTC)  # spans into August
+    body = g.envelope(metrics=[_steps(start, 5, qty=2.0)])
+
+    response = await client.post("/v1/ingest", json=body, headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert len(response.content) < COMPACT_MAX_BYTES
+    rows = await db(
+        "SELECT tableoid::regclass::text AS part, count(*) AS n FROM activity_metrics"
+        " WHERE user_id = :u GROUP BY 1 ORDER BY 1",
+        u=user_id,
+    )
+    assert [(r["part"], r["n"]) for r in rows] == [
+        (partition_name("activity_metrics", (2017, 7)), 2),
+        (partition_name("activity_metrics", (2017, 8)), 3),
+    ]
