@@ -47,8 +47,7 @@ async def get_principal(
     token = bearer.credentials if bearer is not None else (x_api_key or api_key)
     principal = await service.authenticate(token, request.client.host if request.client else None)
     structlog.contextvars.bind_contextvars(user_id=principal.user_id)
-    admitted = await service.admit_request(principal)
-    byte_state = await service.reserve_bytes(principal, 0)
+    admitted, byte_state = await service.admit_request(principal)
     record_limits(request, admitted, byte_state)
     if not admitted.allowed:
         metrics.RATE_LIMITED.labels(kind="requests").inc()

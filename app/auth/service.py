@@ -30,7 +30,7 @@ from app.db.engine import autocommit
 from app.db.partitions import PartitionManager
 from app.errors import Forbidden, TooManyRequests, Unauthorized
 from app.observability import metrics
-from app.ratelimit.limiter import Decision, Limiter
+from app.ratelimit.limiter import Decision, Hit, Limiter
 
 log = structlog.get_logger(__name__)
 
@@ -128,15 +128,12 @@ class AuthService:
         checks = [(client_bucket, self._settings.auth_failures_per_client)]
         if key_bucket is not None:
             checks.append((key_bucket, self._settings.auth_failures_per_key))
-        for bucket, limit in checks:
-            state = await self._limiter.hit(
-                "auth-failures",
-                bucket,
-                cost=0,
-                limit=limit,
-                window_s=self._settings.auth_failure_window_s,
-            )
-            if state.used >= limit:
+        window = self._settings.auth_failure_window_s
+        states = await self._limiter.hit_many(
+            [Hit("auth-failures", bucket, 0, limit, window) for bucket, limit in checks]
+        )
+        for state in states:
+            if state.used >= state.limit:
                 metrics.RATE_LIMITED.labels(kind="auth_failures").inc()
                 raise TooManyRequests(
                     "too many failed authentication attempts", retry_after=state.reset_s
@@ -220,16 +217,28 @@ class AuthService:
         async with self._engine.begin() as conn:
             await repo.touch_last_used(conn, key_pk, now)
 
-    async def admit_request(self, principal: Principal) -> Decision:
-        """Take one request from the key's budget (429 when it is spent)."""
-        decision = await self._limiter.hit(
-            "requests",
-            f"requests:{principal.key_id}",
-            cost=1,
-            limit=principal.rate_limit_requests,
-            window_s=self._settings.rate_limit_window_s,
+    async def admit_request(self, principal: Principal) -> tuple[Decision, Decision]:
+        """Take one request from the key's budget (refused when it is spent), with the state of
+        its byte budget (for the RateLimit headers): one round trip."""
+        requests, body_bytes = await self._limiter.hit_many(
+            [
+                Hit(
+                    "requests",
+                    f"requests:{principal.key_id}",
+                    1,
+                    principal.rate_limit_requests,
+                    self._settings.rate_limit_window_s,
+                ),
+                Hit(
+                    "bytes",
+                    f"bytes:{principal.key_id}",
+                    0,
+                    principal.rate_limit_bytes,
+                    self._settings.rate_limit_bytes_window_s,
+                ),
+            ]
         )
-        return decision
+        return requests, body_bytes
 
     async def reserve_bytes(self, principal: Principal, size: int) -> Decision:
         """Take ``size`` body bytes from the key's byte budget (0 only reads the state)."""

@@ -7,6 +7,7 @@ A request is admitted when ``used + cost <= limit``; a refused request consumes 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -17,30 +18,48 @@ from app.observability import metrics
 
 log = structlog.get_logger(__name__)
 
-# KEYS[1] = bucket; ARGV = cost, limit, window (s). Windows are aligned on the Redis clock, so
-# every replica agrees on them. Returns {admitted, used, ms until the window resets}.
+# KEYS[i] = bucket i; ARGV[3i-2..3i] = its cost, limit, window (s). Each bucket is judged on
+# its own, exactly as if alone; several in one call save round trips. Windows are aligned on the
+# Redis clock, so every replica agrees on them. Returns {admitted, used, ms until the window
+# resets} for each bucket in turn.
 _SCRIPT = """
 local now = redis.call('TIME')
-local window = tonumber(ARGV[3])
-local index = math.floor(tonumber(now[1]) / window)
-local reset_ms = (index + 1) * window * 1000 - (tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
-local key = KEYS[1] .. ':' .. index
-local cost = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local used = tonumber(redis.call('GET', key) or '0')
-if cost > 0 and used + cost > limit then
-  return {0, used, reset_ms}
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local out = {}
+for i, bucket in ipairs(KEYS) do
+  local cost = tonumber(ARGV[3 * i - 2])
+  local limit = tonumber(ARGV[3 * i - 1])
+  local window = tonumber(ARGV[3 * i])
+  local index = math.floor(tonumber(now[1]) / window)
+  local reset_ms = (index + 1) * window * 1000 - now_ms
+  local key = bucket .. ':' .. index
+  local used = tonumber(redis.call('GET', key) or '0')
+  local admitted = 1
+  if cost > 0 and used + cost > limit then
+    admitted = 0
+  else
+    if cost > 0 then
+      used = redis.call('INCRBY', key, cost)
+      if used == cost then redis.call('PEXPIRE', key, window * 1000 + 1000) end
+    end
+    if used > limit then admitted = 0 end
+  end
+  out[#out + 1] = admitted
+  out[#out + 1] = used
+  out[#out + 1] = reset_ms
 end
-if cost > 0 then
-  used = redis.call('INCRBY', key, cost)
-  if used == cost then redis.call('PEXPIRE', key, window * 1000 + 1000) end
-end
-if used > limit then
-  return {0, used, reset_ms}
-end
-return {1, used, reset_ms}
+return out
 """
 _BREAKER_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    policy: str
+    bucket: str
+    cost: int
+    limit: int
+    window_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +88,16 @@ class Limiter:
         self, policy: str, bucket: str, *, cost: int, limit: int, window_s: int
     ) -> Decision:
         """Consume ``cost`` from ``bucket`` if it fits; ``cost=0`` only reads the state."""
+        (decision,) = await self.hit_many([Hit(policy, bucket, cost, limit, window_s)])
+        return decision
+
+    async def hit_many(self, hits: Sequence[Hit]) -> list[Decision]:
+        """Several independent :meth:`hit` calls in one round trip to Redis."""
         if self._script is not None and time.monotonic() >= self._skip_redis_until:
             try:
-                admitted, used, reset_ms = await self._script(
-                    keys=[f"{self._prefix}:{bucket}"], args=[cost, limit, window_s]
+                flat = await self._script(
+                    keys=[f"{self._prefix}:{h.bucket}" for h in hits],
+                    args=[value for h in hits for value in (h.cost, h.limit, h.window_s)],
                 )
             except (RedisError, OSError) as exc:
                 # Fail open to a per-process limit, never to a 500; retry Redis in a few seconds.
@@ -81,10 +106,21 @@ class Limiter:
                 metrics.REDIS_FALLBACKS.labels(component="ratelimit").inc()
                 log.warning("ratelimit.redis_unavailable", error_type=type(exc).__name__)
             else:
-                return Decision(
-                    policy, bool(admitted), limit, int(used), window_s, -(-int(reset_ms) // 1000)
-                )
-        return self._hit_local(policy, bucket, cost=cost, limit=limit, window_s=window_s)
+                return [
+                    Decision(
+                        h.policy,
+                        bool(flat[3 * i]),
+                        h.limit,
+                        int(flat[3 * i + 1]),
+                        h.window_s,
+                        -(-int(flat[3 * i + 2]) // 1000),
+                    )
+                    for i, h in enumerate(hits)
+                ]
+        return [
+            self._hit_local(h.policy, h.bucket, cost=h.cost, limit=h.limit, window_s=h.window_s)
+            for h in hits
+        ]
 
     def _hit_local(
         self, policy: str, bucket: str, *, cost: int, limit: int, window_s: int
