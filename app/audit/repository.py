@@ -11,6 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.models import audit_log
 
+_ENSURE_PARTITION = text("SELECT hae_ensure_month_partition('audit_log', now())")
+_INSERT = text(
+    "INSERT INTO audit_log (user_id, api_key_id, action, details)"
+    " VALUES (:user_id, :api_key_id, :action, CAST(:details AS jsonb))"
+)
+
 
 async def record(
     conn: AsyncConnection | AsyncSession,
@@ -20,12 +26,9 @@ async def record(
     api_key_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute(text("SELECT hae_ensure_month_partition('audit_log', now())"))
+    await conn.execute(_ENSURE_PARTITION)
     await conn.execute(
-        text(
-            "INSERT INTO audit_log (user_id, api_key_id, action, details)"
-            " VALUES (:user_id, :api_key_id, :action, CAST(:details AS jsonb))"
-        ),
+        _INSERT,
         {
             "user_id": user_id,
             "api_key_id": api_key_id,

@@ -25,15 +25,18 @@ class KeyRecord:
     rate_limit_bytes: int | None
 
 
+_KEY_BY_KEY_ID = text(
+    "SELECT k.id, k.key_id, k.user_id, k.secret_hash, k.scopes, k.expires_at,"
+    " k.revoked_at, u.disabled_at AS user_disabled_at,"
+    " k.rate_limit_requests, k.rate_limit_bytes"
+    " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_id = :key_id"
+)
+
+
 async def key_by_key_id(conn: AsyncConnection, key_id: str) -> KeyRecord | None:
     row = (
         await conn.execute(
-            text(
-                "SELECT k.id, k.key_id, k.user_id, k.secret_hash, k.scopes, k.expires_at,"
-                " k.revoked_at, u.disabled_at AS user_disabled_at,"
-                " k.rate_limit_requests, k.rate_limit_bytes"
-                " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_id = :key_id"
-            ),
+            _KEY_BY_KEY_ID,
             {"key_id": key_id},
         )
     ).one_or_none()

@@ -52,6 +52,19 @@ def _record(row: Any, *, created: bool = False, claimed: bool = False) -> RawIng
     )
 
 
+_STORE = text(
+    "INSERT INTO raw_ingestions (user_id, api_key_id, sha256, size_bytes, body, compression,"
+    " content_type, content_encoding, headers, status, attempts, worker, locked_until)"
+    " VALUES (:user_id, :api_key_id, :sha256, :size, :body, :compression,"
+    " :content_type, :content_encoding, CAST(:headers AS jsonb),"
+    " CASE WHEN CAST(:worker AS text) IS NULL THEN 'pending' ELSE 'processing' END,"
+    " CASE WHEN CAST(:worker AS text) IS NULL THEN 0 ELSE 1 END, :worker,"
+    " CASE WHEN CAST(:worker AS text) IS NULL THEN NULL"
+    " ELSE now() + make_interval(secs => :lease) END)"
+    " ON CONFLICT (user_id, sha256) DO NOTHING RETURNING id, user_id, status, report, error, attempts"
+)
+
+
 async def store(
     conn: AsyncConnection,
     *,
@@ -68,17 +81,7 @@ async def store(
 ) -> RawIngestion:
     """Insert the raw body (claimed for ``claim_for`` when given), or find the identical one."""
     inserted = await conn.execute(
-        text(
-            "INSERT INTO raw_ingestions (user_id, api_key_id, sha256, size_bytes, body, compression,"
-            " content_type, content_encoding, headers, status, attempts, worker, locked_until)"
-            " VALUES (:user_id, :api_key_id, :sha256, :size, :body, :compression,"
-            " :content_type, :content_encoding, CAST(:headers AS jsonb),"
-            " CASE WHEN CAST(:worker AS text) IS NULL THEN 'pending' ELSE 'processing' END,"
-            " CASE WHEN CAST(:worker AS text) IS NULL THEN 0 ELSE 1 END, :worker,"
-            " CASE WHEN CAST(:worker AS text) IS NULL THEN NULL"
-            " ELSE now() + make_interval(secs => :lease) END)"
-            " ON CONFLICT (user_id, sha256) DO NOTHING RETURNING id, user_id, status, report, error, attempts"
-        ),
+        _STORE,
         {
             "user_id": user_id,
             "api_key_id": api_key_id,
@@ -172,6 +175,15 @@ async def load_body(conn: AsyncConnection, ingestion_id: int) -> bytes:
     return decompress(row.body, row.size_bytes)
 
 
+_FINISH = text(
+    "UPDATE raw_ingestions SET status = :status, report = CAST(:report AS jsonb),"
+    " error = :error, processed_at = now(), locked_until = NULL, worker = NULL,"
+    " next_attempt_at = CASE WHEN CAST(:retry AS float8) IS NULL THEN NULL"
+    " ELSE now() + make_interval(secs => CAST(:retry AS float8)) END"
+    " WHERE id = :id RETURNING pg_notify(:channel, CAST(id AS text))"
+)
+
+
 async def finish(
     conn: AsyncConnection,
     ingestion_id: int,
@@ -181,24 +193,19 @@ async def finish(
     error: str | None = None,
     retry_in_s: float | None = None,
 ) -> None:
-    """Record the outcome; ``retry_in_s`` puts the row back in the queue for a later attempt."""
+    """Record the outcome; ``retry_in_s`` puts the row back in the queue for a later attempt.
+    Whoever waits on the ingestion is notified when this commits (by the same statement)."""
     await conn.execute(
-        text(
-            "UPDATE raw_ingestions SET status = :status, report = CAST(:report AS jsonb),"
-            " error = :error, processed_at = now(), locked_until = NULL, worker = NULL,"
-            " next_attempt_at = CASE WHEN CAST(:retry AS float8) IS NULL THEN NULL"
-            " ELSE now() + make_interval(secs => CAST(:retry AS float8)) END"
-            " WHERE id = :id"
-        ),
+        _FINISH,
         {
             "id": ingestion_id,
             "status": status,
             "report": _json(report),
             "error": error,
             "retry": retry_in_s,
+            "channel": notify.FINISHED,
         },
     )
-    await notify.send(conn, notify.FINISHED, ingestion_id)
 
 
 async def get(conn: AsyncConnection, ingestion_id: int, user_id: int) -> RawIngestion | None:

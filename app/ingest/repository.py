@@ -8,6 +8,7 @@ this app) writes nothing at all and takes no row locks.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from functools import cache
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Table, UniqueConstraint, text
+from sqlalchemy import Table, TextClause, UniqueConstraint, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -86,7 +87,7 @@ class UpsertResult:
 @cache
 def _merge_sql(
     table_name: str, columns: tuple[str, ...], returning: str | None, dedupe: bool
-) -> str:
+) -> TextClause:
     s = spec(table_name)
     stage = f"_stage_{table_name}"
     key = s.key
@@ -130,7 +131,7 @@ def _merge_sql(
         source = f"SELECT DISTINCT ON ({', '.join(key)}) {cols} FROM {stage} ORDER BY {', '.join(key)}, ctid DESC"
     else:
         source = f"SELECT {cols} FROM {stage}"
-    return f"""
+    return text(f"""
 WITH src AS ({source}
 ), cur AS MATERIALIZED (
     SELECT src.*, t.tableoid AS t_oid, t.ctid AS t_ctid, (t.user_id IS NOT NULL) AS found,
@@ -147,12 +148,15 @@ WITH src AS ({source}
     RETURNING {ret_update}
 )
 SELECT ARRAY(SELECT * FROM ins) AS inserted, ARRAY(SELECT * FROM upd) AS updated
-"""
+""")
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:
     raw = await conn.get_raw_connection()
     return raw.driver_connection
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
 
 
 def _writer_key(table: str, user_id: int) -> str:
@@ -165,9 +169,13 @@ async def _lock_writers(
     """Serialise one user's writers per table: the classify-then-write merge is then exact."""
     key = _writer_key(table, user_id)
     if key not in held:
-        await conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
-        )
+        await conn.execute(_LOCK, {"k": key})
+
+
+_LOCK_SORTED = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
+    " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
+)
 
 
 async def lock_tables(conn: AsyncConnection, user_id: int, tables: Iterable[str]) -> frozenset[str]:
@@ -175,13 +183,7 @@ async def lock_tables(conn: AsyncConnection, user_id: int, tables: Iterable[str]
     two transactions taking overlapping sets cannot deadlock); the keys now held."""
     keys = sorted({_writer_key(table, user_id) for table in tables})
     if keys:
-        await conn.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
-                " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
-            ),
-            {"keys": keys},
-        )
+        await conn.execute(_LOCK_SORTED, {"keys": keys})
     return frozenset(keys)
 
 
@@ -191,9 +193,11 @@ async def upsert(
     *,
     returning: str | None = None,
     held: frozenset[str] = frozenset(),
+    empty: bool | None = None,
 ) -> UpsertResult:
     """Merge ``rows`` into their table inside the caller's transaction (``held``: writer locks
-    this transaction already holds)."""
+    this transaction already holds; ``empty``: whether nothing of the series is stored in its
+    range, when already known from :func:`empty_ranges`)."""
     if rows.stream is not None:
         return await _upsert_stream(conn, rows, held)
     if not rows.rows:
@@ -206,7 +210,11 @@ async def upsert(
     if (
         rows.unique_keys
         and first_at is not None
-        and not await _any_stored(conn, s, _prefix(rows, s), first_at, last_at)
+        and (
+            empty
+            if empty is not None
+            else not await _any_stored(conn, s, _prefix(rows, s), first_at, last_at)
+        )
     ):
         # Nothing of this series stored in its time range, and no key repeats: every row is
         # new, so the rows go straight into the table (COPY speed, no staging, no merge).
@@ -223,7 +231,7 @@ async def upsert(
         await conn.execute(text(f"ANALYZE {stage}"))  # so the merge plans for its real size
     sql = _merge_sql(rows.table, rows.columns, returning, not rows.unique_keys)
     params = {"user_id": user_id, "first_at": first_at, "last_at": last_at}
-    result = (await conn.execute(text(sql), params)).one()
+    result = (await conn.execute(sql, params)).one()
     await conn.execute(text(f"DROP TABLE {stage}"))
     inserted, updated = list(result.inserted), list(result.updated)
     return UpsertResult(len(rows.rows), len(inserted), len(updated), inserted, updated)
@@ -277,7 +285,7 @@ async def _upsert_stream(conn: AsyncConnection, rows: Rows, held: frozenset[str]
     await conn.execute(text(f"ANALYZE {stage}"))
     sql = _merge_sql(rows.table, rows.columns, None, not rows.unique_keys)
     params = {"user_id": user_id, "first_at": rows.first_at, "last_at": rows.last_at}
-    result = (await conn.execute(text(sql), params)).one()
+    result = (await conn.execute(sql, params)).one()
     await conn.execute(text(f"DROP TABLE {stage}"))
     return UpsertResult(rows.count, len(result.inserted), len(result.updated), [], [])
 
@@ -319,7 +327,7 @@ async def _split_write(
             "first_at": rows.hint[0],
             "last_at": stored_until,
         }
-        merged = (await conn.execute(text(sql), params)).one()
+        merged = (await conn.execute(sql, params)).one()
         inserted, updated = len(merged.inserted), len(merged.updated)
     await conn.execute(text(f"DROP TABLE {stage}"))
     await driver.copy_records_to_table(
@@ -364,16 +372,54 @@ async def _any_stored(
     conn: AsyncConnection, s: TableSpec, prefix: dict[str, Any], first_at: Any, last_at: Any
 ) -> bool:
     """Whether any row with this series' key prefix exists in its time range (an index probe)."""
-    where = " AND ".join(f"{c} = :{c}" for c in s.prefix)
-    params = {c: prefix[c] for c in s.prefix}
     found = await conn.execute(
-        text(
-            f"SELECT EXISTS (SELECT 1 FROM {s.name} WHERE {where}"
-            f" AND {s.time_column} >= :first_at AND {s.time_column} <= :last_at)"
-        ),
-        {**params, "first_at": first_at, "last_at": last_at},
+        _any_stored_sql(s.name), {**prefix, "first_at": first_at, "last_at": last_at}
     )
     return bool(found.scalar())
+
+
+@cache
+def _any_stored_sql(table_name: str) -> TextClause:
+    return text(f"SELECT {_exists_sql(table_name, '')}")
+
+
+def _exists_sql(table_name: str, suffix: str) -> str:
+    s = spec(table_name)
+    where = " AND ".join(f"{c} = :{c}{suffix}" for c in s.prefix)
+    return (
+        f"EXISTS (SELECT 1 FROM {s.name} WHERE {where}"
+        f" AND {s.time_column} >= :first_at{suffix} AND {s.time_column} <= :last_at{suffix})"
+    )
+
+
+@cache
+def _empty_ranges_sql(tables: tuple[str, ...]) -> TextClause:
+    probes = ", ".join(f"NOT {_exists_sql(table, f'_{i}')}" for i, table in enumerate(tables))
+    return text(f"SELECT ARRAY[{probes}]")
+
+
+async def empty_ranges(conn: AsyncConnection, parts: Sequence[Rows]) -> dict[int, bool]:
+    """For the series that may go straight into their table: whether nothing of each is stored
+    in its time range, all probed in one statement (by ``id`` of the part). Call it with the
+    writer locks held, before any of the parts is written. A series sharing its table and key
+    prefix with another in ``parts`` is left out: it must see what the other one wrote."""
+    candidates = []
+    for part in parts:
+        s = spec(part.table)
+        if part.stream is None and part.rows and part.unique_keys and s.time_column:
+            candidates.append((part, (part.table, *_prefix(part, s).values())))
+    shared = Counter(key for _, key in candidates)
+    probed = [part for part, key in candidates if shared[key] == 1]
+    if not probed:
+        return {}
+    params: dict[str, Any] = {}
+    for i, part in enumerate(probed):
+        first_at, last_at = time_range(part)
+        params.update({f"{c}_{i}": v for c, v in _prefix(part, spec(part.table)).items()})
+        params.update({f"first_at_{i}": first_at, f"last_at_{i}": last_at})
+    sql = _empty_ranges_sql(tuple(part.table for part in probed))
+    found = (await conn.execute(sql, params)).scalar_one()
+    return {id(part): bool(is_empty) for part, is_empty in zip(probed, found, strict=True)}
 
 
 async def metric_type_ids(

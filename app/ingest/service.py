@@ -307,9 +307,11 @@ class IngestService:
         async with self._engine.begin() as conn:
             # Every table this body writes, locked at once in one order: two bodies of one user
             # cannot deadlock, and no series pays a round trip for its lock.
-            batch.held = await repository.lock_tables(conn, job.user_id, batch.months)
+            held = await repository.lock_tables(conn, job.user_id, batch.months)
+            # Which series meet nothing stored (and go straight in by COPY): one probe for all.
+            empty = await repository.empty_ranges(conn, batch.parts)
             for write in batch.writes:
-                flagged += await write(conn, batch.held)
+                flagged += await write(conn, held, empty)
             result = await self._finish(conn, job, report)
         return _Attempt(result, flagged, report.reasons)
 
@@ -386,8 +388,10 @@ class IngestService:
             if any(part.stream is not None for part in parts):
                 raise _NotCompact("a streamed series")
 
-            async def write(conn: AsyncConnection, held: frozenset[str]) -> list[str]:
-                results, flagged = await self._store(conn, parts, ctx, digest, held)
+            async def write(
+                conn: AsyncConnection, held: frozenset[str], empty: dict[int, bool]
+            ) -> list[str]:
+                results, flagged = await self._store(conn, parts, ctx, digest, held, empty)
                 self._written(section, name, parts, report)
                 done(results)
                 return flagged
@@ -398,7 +402,7 @@ class IngestService:
             await self._partitions.ensure(part.table, part.months)
         try:
             async with self._engine.begin() as conn:
-                results, flagged = await self._store(conn, parts, ctx, digest, frozenset())
+                results, flagged = await self._store(conn, parts, ctx, digest, frozenset(), {})
         except STORAGE_ERRORS as exc:
             ctx.flags = []
             _release(parts)
@@ -420,9 +424,13 @@ class IngestService:
         ctx: Context,
         digest: _Digest | None,
         held: frozenset[str],
+        empty: dict[int, bool],
     ) -> tuple[list[repository.UpsertResult], list[str]]:
         """The statements of one series' write, in the caller's transaction."""
-        results = [await repository.upsert(conn, part, held=held) for part in parts]
+        results = [
+            await repository.upsert(conn, part, held=held, empty=empty.get(id(part)))
+            for part in parts
+        ]
         # Taken after the upserts: a streamed series is normalised during its COPY.
         flags, ctx.flags = ctx.flags, []
         flagged = await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)
@@ -636,7 +644,9 @@ class IngestService:
         series_months = set().union(*(w.series_months for w in unique))
         if batch is not None:
 
-            async def write(conn: AsyncConnection, held: frozenset[str]) -> list[str]:
+            async def write(
+                conn: AsyncConnection, held: frozenset[str], empty: dict[int, bool]
+            ) -> list[str]:
                 inserted, updated, flagged = await self._store_workouts(conn, unique, ctx, held)
                 done((inserted, updated))
                 return flagged
@@ -738,7 +748,8 @@ class _Attempt:
     reasons: dict[str, int]
 
 
-_Write = Callable[[AsyncConnection, frozenset[str]], Awaitable[list[str]]]
+# (connection, writer locks held, emptiness of series' ranges) -> metrics newly flagged
+_Write = Callable[[AsyncConnection, frozenset[str], dict[int, bool]], Awaitable[list[str]]]
 
 
 @dataclass(slots=True)
@@ -746,12 +757,13 @@ class _Batch:
     """The writes of a small body, applied together once it is all normalised."""
 
     writes: list[_Write] = field(default_factory=list)
+    parts: list[Rows] = field(default_factory=list)
     months: dict[str, set[Month]] = field(default_factory=dict)  # table -> months written
-    held: frozenset[str] = frozenset()
 
     def add(self, parts: list[Rows], write: _Write) -> None:
         for part in parts:
             self.months.setdefault(part.table, set()).update(part.months)
+        self.parts += parts
         self.writes.append(write)
 
 

@@ -64,6 +64,20 @@ async def list_flags(
     return [dict(row) for row in rows.mappings()]
 
 
+_RECORD_FRESHNESS = text(
+    "INSERT INTO data_freshness AS f (user_id, kind, name, automation_id, automation_name,"
+    " last_point_at, last_ingested_at, ingestion_id)"
+    " SELECT :user_id, e.kind, e.name, coalesce(r.headers->>'automation-id', ''),"
+    " r.headers->>'automation-name', e.last_at, now(), :ingestion_id"
+    " FROM unnest(CAST(:kinds AS text[]), CAST(:names AS text[]), CAST(:lasts AS timestamptz[]))"
+    " AS e(kind, name, last_at) JOIN raw_ingestions r ON r.id = :ingestion_id"
+    " ON CONFLICT (user_id, kind, name, automation_id) DO UPDATE SET"
+    " last_point_at = GREATEST(f.last_point_at, excluded.last_point_at),"
+    " last_ingested_at = excluded.last_ingested_at, ingestion_id = excluded.ingestion_id,"
+    " automation_name = coalesce(excluded.automation_name, f.automation_name)"
+)
+
+
 async def record_freshness(
     conn: AsyncConnection,
     user_id: int,
@@ -80,18 +94,7 @@ async def record_freshness(
     if not newest:
         return
     await conn.execute(
-        text(
-            "INSERT INTO data_freshness AS f (user_id, kind, name, automation_id, automation_name,"
-            " last_point_at, last_ingested_at, ingestion_id)"
-            " SELECT :user_id, e.kind, e.name, coalesce(r.headers->>'automation-id', ''),"
-            " r.headers->>'automation-name', e.last_at, now(), :ingestion_id"
-            " FROM unnest(CAST(:kinds AS text[]), CAST(:names AS text[]), CAST(:lasts AS timestamptz[]))"
-            " AS e(kind, name, last_at) JOIN raw_ingestions r ON r.id = :ingestion_id"
-            " ON CONFLICT (user_id, kind, name, automation_id) DO UPDATE SET"
-            " last_point_at = GREATEST(f.last_point_at, excluded.last_point_at),"
-            " last_ingested_at = excluded.last_ingested_at, ingestion_id = excluded.ingestion_id,"
-            " automation_name = coalesce(excluded.automation_name, f.automation_name)"
-        ),
+        _RECORD_FRESHNESS,
         {
             "user_id": user_id,
             "ingestion_id": ingestion_id,

@@ -161,3 +161,30 @@ async def test_a_new_month_gets_its_partition_before_the_transaction(
         (partition_name("activity_metrics", (2017, 7)), 2),
         (partition_name("activity_metrics", (2017, 8)), 3),
     ]
+
+
+async def test_the_same_metric_twice_in_one_body_is_applied_in_order(
+    client: httpx.AsyncClient, writer: tuple[int, dict[str, str]], db: Any
+) -> None:
+    user_id, headers = writer
+    before = _fallbacks()
+    body = g.envelope(
+        metrics=[
+            _steps(g.T0, 10, qty=1.0),
+            _heart(g.T0, 10, bpm=61.0),
+            _steps(g.T0 + timedelta(minutes=5), 10, qty=2.0),  # overlaps the first by 5 minutes
+        ]
+    )
+
+    response = await client.post("/v1/ingest", json=body, headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert _fallbacks() == before
+    steps = response.json()["metrics"]["step_count"]
+    assert (steps["received"], steps["inserted"], steps["updated"]) == (20, 15, 5)
+    stored = await db(
+        "SELECT qty, count(*) AS n FROM activity_metrics WHERE user_id = :u GROUP BY qty"
+        " ORDER BY qty",
+        u=user_id,
+    )
+    assert [(r["qty"], r["n"]) for r in stored] == [(1.0, 5), (2.0, 10)]
