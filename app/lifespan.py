@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.service import AuthService
 from app.config import Settings
@@ -16,6 +21,8 @@ from app.ingest import notify
 from app.ingest.service import IngestService
 from app.observability.health import migration_head
 from app.ratelimit.limiter import Limiter
+
+log = structlog.get_logger(__name__)
 
 
 @asynccontextmanager
@@ -36,12 +43,44 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.migration_head = migration_head()
     # For GET /v1/ingestions/{id}?wait=: connected on first use.
     app.state.finished = notify.Listener(settings.database_url, (notify.FINISHED,))
+    await warm_pool(engine, settings.db_pool_size)
+    settle_heap()
     try:
         yield
     finally:
         await app.state.finished.close()
         await redis.aclose()
         await engine.dispose()
+
+
+async def warm_pool(engine: AsyncEngine, size: int, timeout_s: float = 10.0) -> None:
+    """Open the pool's connections now, so the first requests after a start do not each pay
+    for a connection (and its type set-up) while others wait: a burst of syncs then met
+    requests of 300 ms where steady ones take 70. A database that is not there yet is no
+    reason to fail the start (readiness reports it); the pool then fills on demand."""
+
+    async def one() -> Any:
+        return await engine.connect()
+
+    try:
+        async with asyncio.timeout(timeout_s):
+            opened = await asyncio.gather(*(one() for _ in range(size)), return_exceptions=True)
+    except TimeoutError:
+        log.warning("db.pool_warm_up_timed_out", connections=size)
+        return
+    for conn in opened:
+        if isinstance(conn, BaseException):
+            log.warning("db.pool_warm_up_failed", error_type=type(conn).__name__)
+        else:
+            await conn.close()
+
+
+def settle_heap() -> None:
+    """Everything start-up created lives until exit: take it out of the cyclic collector's
+    sight. Otherwise each full collection walks it all, a pause of about 100 ms that stalls
+    every request in flight (seen as a cluster of slow syncs in the benchmark)."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_redis(settings: Settings) -> Redis:

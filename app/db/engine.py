@@ -38,6 +38,7 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
                 "statement_timeout": str(timeout_ms),
                 "lock_timeout": "30000",
                 "idle_in_transaction_session_timeout": "600000",
+                "jit": "off",
             },
         },
     )
