@@ -6,15 +6,15 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.models import audit_log
+from app.db.engine import driver_connection
 
-_ENSURE_PARTITION = text("SELECT hae_ensure_month_partition('audit_log', now())")
-_INSERT = text(
-    "INSERT INTO audit_log (user_id, api_key_id, action, details)"
-    " VALUES (:user_id, :api_key_id, :action, CAST(:details AS jsonb))"
+_ENSURE_PARTITION = "SELECT hae_ensure_month_partition('audit_log', now())"
+_INSERT = (
+    "INSERT INTO audit_log (user_id, api_key_id, action, details) VALUES ($1, $2, $3, $4::jsonb)"
 )
 
 
@@ -26,15 +26,11 @@ async def record(
     api_key_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute(_ENSURE_PARTITION)
-    await conn.execute(
-        _INSERT,
-        {
-            "user_id": user_id,
-            "api_key_id": api_key_id,
-            "action": action,
-            "details": msgspec.json.encode(details or {}).decode(),
-        },
+    connection = await conn.connection() if isinstance(conn, AsyncSession) else conn
+    driver = await driver_connection(connection)  # every ingest writes one: the hot path
+    await driver.execute(_ENSURE_PARTITION)
+    await driver.execute(
+        _INSERT, user_id, api_key_id, action, msgspec.json.encode(details or {}).decode()
     )
 
 

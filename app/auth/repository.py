@@ -34,6 +34,10 @@ _KEY_BY_KEY_ID = text(
 
 
 async def key_by_key_id(conn: AsyncConnection, key_id: str) -> KeyRecord | None:
+    # Through SQLAlchemy although it costs more than asyncpg directly: this is the first
+    # statement of every request, and SQLAlchemy invalidates the whole pool when it finds a
+    # connection dead, so a database restart under load fails one request, not one per
+    # pooled connection.
     row = (
         await conn.execute(
             _KEY_BY_KEY_ID,

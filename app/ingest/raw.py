@@ -15,6 +15,7 @@ import zstandard
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.engine import driver_connection
 from app.ingest import notify
 
 COMPRESSION = "zstd"
@@ -52,16 +53,19 @@ def _record(row: Any, *, created: bool = False, claimed: bool = False) -> RawIng
     )
 
 
-_STORE = text(
+# Positional ($n) statements go to asyncpg directly (hot path): see db.engine.driver_connection.
+_STORE = (
     "INSERT INTO raw_ingestions (user_id, api_key_id, sha256, size_bytes, body, compression,"
     " content_type, content_encoding, headers, status, attempts, worker, locked_until)"
-    " VALUES (:user_id, :api_key_id, :sha256, :size, :body, :compression,"
-    " :content_type, :content_encoding, CAST(:headers AS jsonb),"
-    " CASE WHEN CAST(:worker AS text) IS NULL THEN 'pending' ELSE 'processing' END,"
-    " CASE WHEN CAST(:worker AS text) IS NULL THEN 0 ELSE 1 END, :worker,"
-    " CASE WHEN CAST(:worker AS text) IS NULL THEN NULL"
-    " ELSE now() + make_interval(secs => :lease) END)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb,"
+    " CASE WHEN $10::text IS NULL THEN 'pending' ELSE 'processing' END,"
+    " CASE WHEN $10::text IS NULL THEN 0 ELSE 1 END, $10::text,"
+    " CASE WHEN $10::text IS NULL THEN NULL ELSE now() + make_interval(secs => $11::float8) END)"
     " ON CONFLICT (user_id, sha256) DO NOTHING RETURNING id, user_id, status, report, error, attempts"
+)
+_EXISTING = (
+    "SELECT id, user_id, status, report, error, attempts FROM raw_ingestions"
+    " WHERE user_id = $1 AND sha256 = $2"
 )
 
 
@@ -80,36 +84,38 @@ async def store(
     lease_s: int,
 ) -> RawIngestion:
     """Insert the raw body (claimed for ``claim_for`` when given), or find the identical one."""
-    inserted = await conn.execute(
+    driver = await driver_connection(conn)
+    row = await driver.fetchrow(
         _STORE,
-        {
-            "user_id": user_id,
-            "api_key_id": api_key_id,
-            "sha256": sha256,
-            "size": size,
-            "body": blob,
-            "compression": COMPRESSION,
-            "content_type": content_type,
-            "content_encoding": content_encoding,
-            "headers": _json(headers),
-            "worker": claim_for,
-            "lease": lease_s,
-        },
+        user_id,
+        api_key_id,
+        sha256,
+        size,
+        blob,
+        COMPRESSION,
+        content_type,
+        content_encoding,
+        _json(headers),
+        claim_for,
+        lease_s,
     )
-    row = inserted.one_or_none()
     if row is not None:
         if claim_for is None:  # queued: wake a worker as soon as this commits
-            await notify.send(conn, notify.QUEUED, row.id)
-        return _record(row, created=True, claimed=claim_for is not None)
-    existing = (
-        await conn.execute(
-            text(
-                "SELECT id, user_id, status, report, error, attempts FROM raw_ingestions WHERE user_id = :user_id AND sha256 = :sha256"
-            ),
-            {"user_id": user_id, "sha256": sha256},
-        )
-    ).one()
-    return _record(existing)
+            await notify.send(conn, notify.QUEUED, row["id"])
+        return _record(_Row(row), created=True, claimed=claim_for is not None)
+    return _record(_Row(await driver.fetchrow(_EXISTING, user_id, sha256)))
+
+
+class _Row:
+    """Attribute access to an asyncpg record, as :func:`_record` reads SQLAlchemy rows."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Any) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        return self._record[name]
 
 
 async def claim(
@@ -175,12 +181,12 @@ async def load_body(conn: AsyncConnection, ingestion_id: int) -> bytes:
     return decompress(row.body, row.size_bytes)
 
 
-_FINISH = text(
-    "UPDATE raw_ingestions SET status = :status, report = CAST(:report AS jsonb),"
-    " error = :error, processed_at = now(), locked_until = NULL, worker = NULL,"
-    " next_attempt_at = CASE WHEN CAST(:retry AS float8) IS NULL THEN NULL"
-    " ELSE now() + make_interval(secs => CAST(:retry AS float8)) END"
-    " WHERE id = :id RETURNING pg_notify(:channel, CAST(id AS text))"
+_FINISH = (
+    "UPDATE raw_ingestions SET status = $2, report = $3::jsonb, error = $4, processed_at = now(),"
+    " locked_until = NULL, worker = NULL,"
+    " next_attempt_at = CASE WHEN $5::float8 IS NULL THEN NULL"
+    " ELSE now() + make_interval(secs => $5::float8) END"
+    " WHERE id = $1 RETURNING pg_notify($6, CAST(id AS text))"
 )
 
 
@@ -195,16 +201,9 @@ async def finish(
 ) -> None:
     """Record the outcome; ``retry_in_s`` puts the row back in the queue for a later attempt.
     Whoever waits on the ingestion is notified when this commits (by the same statement)."""
-    await conn.execute(
-        _FINISH,
-        {
-            "id": ingestion_id,
-            "status": status,
-            "report": _json(report),
-            "error": error,
-            "retry": retry_in_s,
-            "channel": notify.FINISHED,
-        },
+    driver = await driver_connection(conn)
+    await driver.execute(
+        _FINISH, ingestion_id, status, _json(report), error, retry_in_s, notify.FINISHED
     )
 
 

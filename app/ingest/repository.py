@@ -20,6 +20,7 @@ from sqlalchemy import Table, TextClause, UniqueConstraint, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.engine import driver_connection
 from app.ingest import models
 from app.ingest.normalise.common import OutOfHint, Rows
 
@@ -151,11 +152,6 @@ SELECT ARRAY(SELECT * FROM ins) AS inserted, ARRAY(SELECT * FROM upd) AS updated
 """)
 
 
-async def driver_connection(conn: AsyncConnection) -> Any:
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
-
-
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
 
 
@@ -172,9 +168,9 @@ async def _lock_writers(
         await conn.execute(_LOCK, {"k": key})
 
 
-_LOCK_SORTED = text(
+_LOCK_SORTED = (
     "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
-    " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
+    " FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS ordered"
 )
 
 
@@ -183,7 +179,7 @@ async def lock_tables(conn: AsyncConnection, user_id: int, tables: Iterable[str]
     two transactions taking overlapping sets cannot deadlock); the keys now held."""
     keys = sorted({_writer_key(table, user_id) for table in tables})
     if keys:
-        await conn.execute(_LOCK_SORTED, {"keys": keys})
+        await (await driver_connection(conn)).fetchval(_LOCK_SORTED, keys)
     return frozenset(keys)
 
 
@@ -393,9 +389,23 @@ def _exists_sql(table_name: str, suffix: str) -> str:
 
 
 @cache
-def _empty_ranges_sql(tables: tuple[str, ...]) -> TextClause:
-    probes = ", ".join(f"NOT {_exists_sql(table, f'_{i}')}" for i, table in enumerate(tables))
-    return text(f"SELECT ARRAY[{probes}]")
+def _empty_ranges_sql(tables: tuple[str, ...]) -> str:
+    """One probe per table, with positional parameters: prefix columns, first, last, in turn."""
+    probes = []
+    n = 0
+    for table in tables:
+        s = spec(table)
+        where = []
+        for c in s.prefix:
+            n += 1
+            where.append(f"{c} = ${n}::{s.types[c]}")
+        at, kind = s.time_column, s.types[str(s.time_column)]
+        probes.append(
+            f"NOT EXISTS (SELECT 1 FROM {table} WHERE {' AND '.join(where)}"
+            f" AND {at} >= ${n + 1}::{kind} AND {at} <= ${n + 2}::{kind})"
+        )
+        n += 2
+    return f"SELECT ARRAY[{', '.join(probes)}]"
 
 
 async def empty_ranges(conn: AsyncConnection, parts: Sequence[Rows]) -> dict[int, bool]:
@@ -412,13 +422,12 @@ async def empty_ranges(conn: AsyncConnection, parts: Sequence[Rows]) -> dict[int
     probed = [part for part, key in candidates if shared[key] == 1]
     if not probed:
         return {}
-    params: dict[str, Any] = {}
-    for i, part in enumerate(probed):
-        first_at, last_at = time_range(part)
-        params.update({f"{c}_{i}": v for c, v in _prefix(part, spec(part.table)).items()})
-        params.update({f"first_at_{i}": first_at, f"last_at_{i}": last_at})
+    args: list[Any] = []
+    for part in probed:
+        args += _prefix(part, spec(part.table)).values()
+        args += time_range(part)
     sql = _empty_ranges_sql(tuple(part.table for part in probed))
-    found = (await conn.execute(sql, params)).scalar_one()
+    found = await (await driver_connection(conn)).fetchval(sql, *args)
     return {id(part): bool(is_empty) for part, is_empty in zip(probed, found, strict=True)}
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.engine import driver_connection
 from app.ingest.normalise.common import Flag
 
 
@@ -64,13 +65,13 @@ async def list_flags(
     return [dict(row) for row in rows.mappings()]
 
 
-_RECORD_FRESHNESS = text(
+_RECORD_FRESHNESS = (  # positional: sent to asyncpg directly (hot path)
     "INSERT INTO data_freshness AS f (user_id, kind, name, automation_id, automation_name,"
     " last_point_at, last_ingested_at, ingestion_id)"
-    " SELECT :user_id, e.kind, e.name, coalesce(r.headers->>'automation-id', ''),"
-    " r.headers->>'automation-name', e.last_at, now(), :ingestion_id"
-    " FROM unnest(CAST(:kinds AS text[]), CAST(:names AS text[]), CAST(:lasts AS timestamptz[]))"
-    " AS e(kind, name, last_at) JOIN raw_ingestions r ON r.id = :ingestion_id"
+    " SELECT $1, e.kind, e.name, coalesce(r.headers->>'automation-id', ''),"
+    " r.headers->>'automation-name', e.last_at, now(), $2"
+    " FROM unnest($3::text[], $4::text[], $5::timestamptz[])"
+    " AS e(kind, name, last_at) JOIN raw_ingestions r ON r.id = $2"
     " ON CONFLICT (user_id, kind, name, automation_id) DO UPDATE SET"
     " last_point_at = GREATEST(f.last_point_at, excluded.last_point_at),"
     " last_ingested_at = excluded.last_ingested_at, ingestion_id = excluded.ingestion_id,"
@@ -93,15 +94,13 @@ async def record_freshness(
         )
     if not newest:
         return
-    await conn.execute(
+    await (await driver_connection(conn)).execute(
         _RECORD_FRESHNESS,
-        {
-            "user_id": user_id,
-            "ingestion_id": ingestion_id,
-            "kinds": [kind for kind, _ in newest],
-            "names": [name for _, name in newest],
-            "lasts": list(newest.values()),
-        },
+        user_id,
+        ingestion_id,
+        [kind for kind, _ in newest],
+        [name for _, name in newest],
+        list(newest.values()),
     )
 
 

@@ -89,3 +89,19 @@ async def test_start_up_objects_are_out_of_the_collectors_sight() -> None:
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+async def test_statements_sent_to_asyncpg_directly_join_the_transaction(
+    one_connection: AsyncEngine,
+) -> None:
+    # SQLAlchemy sends BEGIN with its first statement; a hot-path statement may come first.
+    async with one_connection.begin() as conn:
+        driver = await engine_module.driver_connection(conn)
+        assert driver.is_in_transaction()
+        await driver.execute("CREATE TEMP TABLE joined (x int) ON COMMIT DROP")
+        await conn.rollback()
+    async with one_connection.connect() as conn:
+        found = await conn.execute(text("SELECT to_regclass('pg_temp.joined')"))
+        assert found.scalar() is None  # rolled back with the transaction
+    async with engine_module.autocommit(one_connection).connect() as conn:
+        assert not (await engine_module.driver_connection(conn)).is_in_transaction()
