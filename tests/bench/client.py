@@ -119,16 +119,30 @@ async def small_syncs(
     bodies: list[Body],
     concurrency: int,
     alive: Callable[[], None] = lambda: None,
+    warmup: list[Body] | None = None,
 ) -> dict[str, Any]:
-    """``concurrency`` clients (one connection each) send ``bodies`` as fast as answered."""
+    """``concurrency`` clients (one connection each) send ``bodies`` as fast as answered.
+
+    With ``warmup`` (one body per client), every client first sends one of those, all at once,
+    and the timing starts when all are answered: the level measures the steady state, and the
+    cold start (new connections on both sides) is reported apart as ``warmup_max_ms``."""
     pending = iter(bodies)
     latencies: list[float] = []
     modes: dict[str, int] = {}
+    warmed: list[float] = []
+    ready = asyncio.Barrier(concurrency)
 
     async def client_loop(n: int) -> None:
         async with httpx.AsyncClient(
             base_url=base_url, headers=headers(token), timeout=120
         ) as client:
+            if warmup is not None:
+                outcome = await ingest(
+                    client, warmup[n], timeout_s=120, label=f"small warm-up c{n}", alive=alive
+                )
+                warmed.append(outcome.seconds)
+                await ready.wait()
+                started.setdefault("at", time.perf_counter())
             for body in pending:  # shared iterator: each body is sent once
                 outcome = await ingest(
                     client, body, timeout_s=120, label=f"small sync c{n}", alive=alive
@@ -136,11 +150,16 @@ async def small_syncs(
                 latencies.append(outcome.seconds)
                 modes[outcome.mode] = modes.get(outcome.mode, 0) + 1
 
-    started = time.perf_counter()
+    if warmup is not None and len(warmup) < concurrency:
+        raise BenchFailure(f"{len(warmup)} warm-up bodies for {concurrency} clients")
+    started: dict[str, float] = {}
+    if warmup is None:
+        started["at"] = time.perf_counter()
     await asyncio.gather(*(client_loop(n) for n in range(concurrency)))
-    wall = time.perf_counter() - started
+    wall = time.perf_counter() - started["at"]
     latencies.sort()
-    return {
+    warm = {"warmup_max_ms": round(max(warmed) * 1000, 1)} if warmed else {}
+    return warm | {
         "clients": concurrency,
         "requests": len(latencies),
         "points_per_request": round(sum(b.points for b in bodies) / len(bodies)),

@@ -74,14 +74,19 @@ def table(result: dict[str, Any]) -> str:
     lines += ["", "3. small syncs (distinct bodies, one connection per client)"]
     lines.append(
         f"   {'clients':>7}{'requests':>10}{'points/req':>11}{'req/s':>8}{'p50 ms':>9}"
-        f"{'p99 ms':>9}{'max ms':>9}"
+        f"{'p99 ms':>9}{'max ms':>9}{'warm-up max ms':>16}"
     )
     for level in result["small_syncs"].values():
+        warmup = level.get("warmup_max_ms")
         lines.append(
             f"   {level['clients']:>7}{level['requests']:>10}{level['points_per_request']:>11}"
             f"{level['req_per_s']:>8.1f}{level['p50_ms']:>9.1f}{level['p99_ms']:>9.1f}"
-            f"{level['max_ms']:>9.1f}"
+            f"{level['max_ms']:>9.1f}{'-' if warmup is None else f'{warmup:.1f}':>16}"
         )
+    lines.append(
+        "   (each client first sends one unmeasured body, all at once: the warm-up column is the"
+        " slowest of those, new connections on both sides)"
+    )
     lines += ["", "4. memory (RSS)"]
     for proc, mem in result["memory"].items():
         if not isinstance(mem, dict):
