@@ -74,7 +74,13 @@ async def driver_connection(conn: AsyncConnection) -> Any:
     not (nothing in autocommit mode), so what is sent here is part of it."""
     adapted: Any = (await conn.get_raw_connection()).dbapi_connection
     if adapted._transaction is None:
-        await adapted._start_transaction()
+        try:
+            await adapted._start_transaction()
+        except Exception:
+            # Not through SQLAlchemy's execute, so nothing would notice a dead connection: it
+            # must not go back to the pool.
+            await conn.invalidate()
+            raise
     return adapted.driver_connection
 
 

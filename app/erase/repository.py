@@ -39,8 +39,9 @@ EVENT_TABLES: dict[str, str] = {
     "cycleTracking": "cycle_tracking",
 }
 WORKOUT_TABLES = ("workouts", "workout_series", "workout_routes")
-# The ingest holds at most (workouts, workout_series, workout_routes) or (sleep_metrics,
-# sleep_segments) together, in these orders; taking ours in the same order cannot deadlock.
+# The one order of the per-(table, user) writer locks for whoever takes several: erasure takes
+# them all, a small ingest body those of the tables it writes (ingest.repository.lock_tables),
+# a series-by-series workouts write (workouts, workout_series, workout_routes) in turn.
 LOCK_ORDER = (
     *WORKOUT_TABLES,
     *(t for t, _, _ in METRIC_TABLES),

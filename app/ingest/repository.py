@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import driver_connection
+from app.erase.repository import LOCK_ORDER
 from app.ingest import models
 from app.ingest.normalise.common import OutOfHint, Rows
 
@@ -168,18 +169,27 @@ async def _lock_writers(
         await conn.execute(_LOCK, {"k": key})
 
 
-_LOCK_SORTED = (
+_LOCK_IN_ORDER = (
     "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
-    " FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS ordered"
+    " FROM (SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n) AS ordered"
 )
 
 
+def _lock_rank(table: str) -> tuple[int, str]:
+    """Every writer that holds several of these locks takes them in this one order: erasure
+    (all of them), a series-by-series workouts write (workouts, series, routes), a small body."""
+    try:
+        return (LOCK_ORDER.index(table), table)
+    except ValueError:
+        return (len(LOCK_ORDER), table)
+
+
 async def lock_tables(conn: AsyncConnection, user_id: int, tables: Iterable[str]) -> frozenset[str]:
-    """Take the writer locks of several tables in one statement, always in the same order (so
-    two transactions taking overlapping sets cannot deadlock); the keys now held."""
-    keys = sorted({_writer_key(table, user_id) for table in tables})
+    """Take the writer locks of several tables in one statement, in the one order every writer
+    uses (so transactions taking overlapping sets cannot deadlock); the keys now held."""
+    keys = [_writer_key(table, user_id) for table in sorted(set(tables), key=_lock_rank)]
     if keys:
-        await (await driver_connection(conn)).fetchval(_LOCK_SORTED, keys)
+        await (await driver_connection(conn)).fetchval(_LOCK_IN_ORDER, keys)
     return frozenset(keys)
 
 
@@ -414,11 +424,15 @@ async def empty_ranges(conn: AsyncConnection, parts: Sequence[Rows]) -> dict[int
     writer locks held, before any of the parts is written. A series sharing its table and key
     prefix with another in ``parts`` is left out: it must see what the other one wrote."""
     candidates = []
+    shared: Counter[tuple[Any, ...]] = Counter()
     for part in parts:
         s = spec(part.table)
-        if part.stream is None and part.rows and part.unique_keys and s.time_column:
-            candidates.append((part, (part.table, *_prefix(part, s).values())))
-    shared = Counter(key for _, key in candidates)
+        if not part.rows or not s.time_column:
+            continue
+        key = (part.table, *_prefix(part, s).values())
+        shared[key] += 1
+        if part.stream is None and part.unique_keys:
+            candidates.append((part, key))
     probed = [part for part, key in candidates if shared[key] == 1]
     if not probed:
         return {}

@@ -22,7 +22,7 @@ import asyncpg  # type: ignore[import-untyped]
 import msgspec
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.audit import repository as audit
@@ -52,11 +52,13 @@ _series_decoder = msgspec.json.Decoder(wire.MetricSeries)
 # time; a storage failure costs one series), as does a small one whose transaction failed.
 COMPACT_MAX_BYTES = 256 * 1024
 _METRIC_IDS_MAX = 100_000
-# A statement or the connection failed. COPY goes to asyncpg directly, so its errors arrive
-# unwrapped by SQLAlchemy.
+# A statement or the connection failed. Hot-path statements go to asyncpg directly, so their
+# errors arrive unwrapped (asyncpg's own), or as SQLAlchemy's adapter raised them when BEGIN failed
+# (EmulatedDBAPIException, which is not a DBAPIError).
 STORAGE_ERRORS = (
     DBAPIError,
     SQLAlchemyError,
+    EmulatedDBAPIException,
     OSError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.db import engine as engine_module
+from app.ingest.service import STORAGE_ERRORS
 from app.lifespan import settle_heap, warm_pool
 from tests.conftest import _dsn
 
@@ -105,3 +106,15 @@ async def test_statements_sent_to_asyncpg_directly_join_the_transaction(
         assert found.scalar() is None  # rolled back with the transaction
     async with engine_module.autocommit(one_connection).connect() as conn:
         assert not (await engine_module.driver_connection(conn)).is_in_transaction()
+
+
+async def test_a_dead_connection_met_by_a_direct_statement_leaves_the_pool(
+    one_connection: AsyncEngine, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = await _kill_pooled_connection(one_connection, migrated_url)
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)
+
+    with pytest.raises(STORAGE_ERRORS):  # what the ingest and the worker handle
+        async with one_connection.begin() as conn:
+            await engine_module.driver_connection(conn)
+    assert await _backend_pid(one_connection) != dead

@@ -16,6 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.partitions import partition_name
+from app.erase import repository as erase_repository
+from app.erase.repository import LOCK_ORDER
+from app.ingest import repository
 from app.ingest.service import COMPACT_MAX_BYTES
 from tests import hae_generator as g
 
@@ -182,6 +185,55 @@ async def test_the_same_metric_twice_in_one_body_is_applied_in_order(
     assert _fallbacks() == before
     steps = response.json()["metrics"]["step_count"]
     assert (steps["received"], steps["inserted"], steps["updated"]) == (20, 15, 5)
+    stored = await db(
+        "SELECT qty, count(*) AS n FROM activity_metrics WHERE user_id = :u GROUP BY qty"
+        " ORDER BY qty",
+        u=user_id,
+    )
+    assert [(r["qty"], r["n"]) for r in stored] == [(1.0, 5), (2.0, 10)]
+
+
+async def test_writer_locks_are_taken_in_the_order_erasure_takes_them(
+    engine: AsyncEngine, writer: tuple[int, dict[str, str]]
+) -> None:
+    user_id, _ = writer
+    tables = ["workout_routes", "heart_rate_metrics", "workouts", "workout_series"]
+    assert set(tables) <= set(LOCK_ORDER)
+
+    async def held_elsewhere(key: str) -> bool:
+        async with engine.begin() as conn:
+            free = await conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
+            )
+            return not free.scalar_one()
+
+    # Erasure holds the first lock of the order; a small body wanting these tables must wait
+    # for it holding none of the others (holding a later one is how two writers deadlock).
+    async with engine.begin() as erasing:
+        await erase_repository.lock(erasing, user_id, ["workouts"])
+        async with engine.begin() as ingesting:
+            waiting = asyncio.create_task(repository.lock_tables(ingesting, user_id, tables))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            for table in ("workout_series", "workout_routes", "heart_rate_metrics"):
+                assert not await held_elsewhere(f"{table}:{user_id}"), table
+            await erasing.rollback()
+            await asyncio.wait_for(waiting, 5)
+
+
+async def test_an_unordered_series_then_an_ordered_one_of_the_same_metric(
+    client: httpx.AsyncClient, writer: tuple[int, dict[str, str]], db: Any
+) -> None:
+    user_id, headers = writer
+    before = _fallbacks()
+    unordered = _steps(g.T0, 10, qty=1.0)
+    unordered["data"].reverse()  # not in time order: written through the merge
+    body = g.envelope(metrics=[unordered, _steps(g.T0 + timedelta(minutes=5), 10, qty=2.0)])
+
+    response = await client.post("/v1/ingest", json=body, headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert _fallbacks() == before  # the second was not taken for a series into an empty range
     stored = await db(
         "SELECT qty, count(*) AS n FROM activity_metrics WHERE user_id = :u GROUP BY qty"
         " ORDER BY qty",
