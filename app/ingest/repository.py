@@ -386,15 +386,11 @@ async def _any_stored(
 
 @cache
 def _any_stored_sql(table_name: str) -> TextClause:
-    return text(f"SELECT {_exists_sql(table_name, '')}")
-
-
-def _exists_sql(table_name: str, suffix: str) -> str:
     s = spec(table_name)
-    where = " AND ".join(f"{c} = :{c}{suffix}" for c in s.prefix)
-    return (
-        f"EXISTS (SELECT 1 FROM {s.name} WHERE {where}"
-        f" AND {s.time_column} >= :first_at{suffix} AND {s.time_column} <= :last_at{suffix})"
+    where = " AND ".join(f"{c} = :{c}" for c in s.prefix)
+    return text(
+        f"SELECT EXISTS (SELECT 1 FROM {s.name} WHERE {where}"
+        f" AND {s.time_column} >= :first_at AND {s.time_column} <= :last_at)"
     )
 
 
