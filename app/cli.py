@@ -24,6 +24,7 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.db.partitions import PartitionManager
 from app.erase import commands as erase_commands
 from app.export import commands as export_commands
+from app.ingest import jobs
 from app.ingest.service import IngestService
 from app.lifespan import create_redis
 from app.logging import configure as configure_logging
@@ -292,7 +293,7 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine, redis: Redis) -> i
             ids = [args.id]
         for ingestion_id in ids:
             try:
-                report = await service.replay(ingestion_id)
+                report = await jobs.replay(service, ingestion_id)
             except LookupError:
                 print(f"no ingestion {ingestion_id}", file=sys.stderr)
                 return EXIT_NOT_FOUND

@@ -20,9 +20,10 @@ import structlog
 
 from app.config import Settings, get_settings
 from app.db.engine import create_engine
+from app.db.errors import STORAGE_ERRORS
 from app.db.partitions import PartitionManager
-from app.ingest import notify
-from app.ingest.service import STORAGE_ERRORS, IngestService
+from app.ingest import jobs, notify
+from app.ingest.service import IngestService
 from app.lifespan import create_redis
 from app.logging import configure as configure_logging
 
@@ -37,14 +38,14 @@ async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool =
     # Woken by NOTIFY when a body is queued; the poll interval remains for due retries, and for
     # any notification lost while the listening connection was down.
     listener = notify.Listener(settings.database_url, (notify.QUEUED,))
-    log.info("worker.started", worker=service.worker_id)
+    log.info("worker.started", worker=service.jobs.worker_id)
     processed = 0
     backoff = settings.worker_poll_s
     try:
         while not stop.is_set():
             ticket = listener.ticket(notify.QUEUED)
             try:
-                report = await service.process_next()
+                report = await jobs.run_next(service)
             except STORAGE_ERRORS as exc:
                 # The database is away: the job is safe in its row; try again, slower each time.
                 log.warning("worker.database_unavailable", error_type=type(exc).__name__)

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.ingest import repository
+from app.ingest.repository.tables import spec
 
 VERSION = b"hae-series-digest/1\n"
 MIN_BYTES = 256 * 1024  # ~2,500 points: below this a merge costs less than bookkeeping
@@ -66,7 +66,7 @@ def digest_of(series_json: bytes | memoryview) -> bytes:
 
 
 def _prefix_where(table: str) -> str:
-    s = repository.spec(table)
+    s = spec(table)
     where = ["user_id = :user_id"]
     if "metric_id" in s.prefix:
         where.append("metric_id = :series_id")

@@ -23,9 +23,10 @@ from app.errors import (
     problem_response,
     problem_responses,
 )
-from app.ingest import notify, raw
+from app.ingest import notify
 from app.ingest.body import receive_body
-from app.ingest.report import IngestReport
+from app.ingest.report.builder import IngestReport
+from app.ingest.repository import archive
 from app.ingest.service import IngestService
 from app.ingest.wire import openapi_request_schema
 from app.observability import metrics
@@ -164,7 +165,7 @@ async def get_ingestion(
     while True:
         ticket = listener.ticket(notify.FINISHED)  # before reading: no outcome slips between
         async with request.app.state.engine.connect() as conn:
-            found = await raw.get(conn, ingestion_id, principal.user_id)
+            found = await archive.get(conn, ingestion_id, principal.user_id)
         remaining = deadline - loop.time()
         if found is None or found.status not in ("pending", "processing") or remaining <= 0:
             break

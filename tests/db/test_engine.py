@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.db import engine as engine_module
-from app.ingest.service import STORAGE_ERRORS
+from app.db.errors import STORAGE_ERRORS
 from app.lifespan import settle_heap, warm_pool
 from tests.conftest import _dsn
 

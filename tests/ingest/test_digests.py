@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.ingest import digests
+from app.ingest import digests, jobs
 from app.ingest.normalise import metrics as metric_series
 from tests import hae_generator as g
 
@@ -270,7 +270,7 @@ async def test_small_series_and_replays_do_not_use_digests(
     assert row["table_name"] == "heart_rate_metrics"
 
     normalised.clear()
-    await app.state.ingest.replay(first["ingestion_id"])
+    await jobs.replay(app.state.ingest, first["ingestion_id"])
 
     assert normalised == ["step_count", "heart_rate"]  # a mapping fix reaches every series
 

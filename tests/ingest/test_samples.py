@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.ingest import jobs
 from tests import hae_count
 from tests.conftest import SAMPLES
 
@@ -83,7 +84,7 @@ async def test_sample_reprocessed_changes_nothing(
     body = path.read_bytes()  # noqa: ASYNC240 - a small fixture file
     first = (await client.post("/v1/ingest", content=body, headers=headers)).json()
 
-    replayed = await app.state.ingest.replay(first["ingestion_id"])
+    replayed = await jobs.replay(app.state.ingest, first["ingestion_id"])
 
     totals = replayed["totals"]
     assert totals["inserted"] == 0

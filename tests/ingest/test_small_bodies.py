@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db.partitions import partition_name
 from app.erase import repository as erase_repository
 from app.erase.repository import LOCK_ORDER
-from app.ingest import repository
+from app.ingest.repository import locks
 from app.ingest.service import COMPACT_MAX_BYTES
 from tests import hae_generator as g
 
@@ -212,7 +212,7 @@ async def test_writer_locks_are_taken_in_the_order_erasure_takes_them(
     async with engine.begin() as erasing:
         await erase_repository.lock(erasing, user_id, ["workouts"])
         async with engine.begin() as ingesting:
-            waiting = asyncio.create_task(repository.lock_tables(ingesting, user_id, tables))
+            waiting = asyncio.create_task(locks.lock_tables(ingesting, user_id, tables))
             await asyncio.sleep(0.3)
             assert not waiting.done()
             for table in ("workout_series", "workout_routes", "heart_rate_metrics"):

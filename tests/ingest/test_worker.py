@@ -101,7 +101,7 @@ async def test_gzip_large_body_is_streamed_to_the_archive(
 
     assert accepted.status_code == 202
     rows = await db("SELECT size_bytes, body FROM raw_ingestions")
-    from app.ingest.raw import decompress
+    from app.ingest.receive.archive import decompress
 
     assert rows[0]["size_bytes"] == len(body)
     assert decompress(rows[0]["body"]) == body

@@ -1,5 +1,4 @@
-"""The raw payload archive, which is also the job queue: every body kept exactly (zstd),
-committed before any processing; its row is claimed with a lease by whoever processes it.
+"""SQL of the raw body archive, which is also the job queue (``raw_ingestions``).
 
 Nothing can be acknowledged and lost: the 2xx is sent after the row is committed, and a row is
 only ever marked processed by the transaction that wrote its report.
@@ -7,51 +6,17 @@ only ever marked processed by the transaction that wrote its report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import zstandard
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import driver_connection
 from app.ingest import notify
+from app.ingest.types import RawIngestion
 
-COMPRESSION = "zstd"
-
-
-@dataclass(slots=True)
-class RawIngestion:
-    id: int
-    user_id: int
-    status: str
-    report: dict[str, Any] | None
-    error: str | None
-    attempts: int = 0
-    created: bool = False
-    claimed: bool = False
-
-
-def decompress(blob: bytes, size: int | None = None) -> bytes:
-    """The body; ``size`` (as recorded) lets a streamed frame, which does not carry its own
-    size, be decompressed into one buffer instead of pieces joined at the end (2x the body)."""
-    if size is not None:
-        try:
-            body = zstandard.ZstdDecompressor().decompress(blob, max_output_size=max(size, 1))
-        except zstandard.ZstdError:
-            pass  # not the size recorded: let the stream decoder say what it is
-        else:
-            if len(body) == size:
-                return body
-    return zstandard.ZstdDecompressor().decompressobj().decompress(blob)
-
-
-def _record(row: Any, *, created: bool = False, claimed: bool = False) -> RawIngestion:
-    return RawIngestion(
-        row.id, row.user_id, row.status, row.report, row.error, row.attempts, created, claimed
-    )
-
+_COLUMNS = "id, user_id, status, report, error, attempts"
 
 # Positional ($n) statements go to asyncpg directly (hot path): see db.engine.driver_connection.
 _STORE = (
@@ -61,12 +26,28 @@ _STORE = (
     " CASE WHEN $10::text IS NULL THEN 'pending' ELSE 'processing' END,"
     " CASE WHEN $10::text IS NULL THEN 0 ELSE 1 END, $10::text,"
     " CASE WHEN $10::text IS NULL THEN NULL ELSE now() + make_interval(secs => $11::float8) END)"
-    " ON CONFLICT (user_id, sha256) DO NOTHING RETURNING id, user_id, status, report, error, attempts"
+    f" ON CONFLICT (user_id, sha256) DO NOTHING RETURNING {_COLUMNS}"
 )
-_EXISTING = (
-    "SELECT id, user_id, status, report, error, attempts FROM raw_ingestions"
-    " WHERE user_id = $1 AND sha256 = $2"
+_EXISTING = f"SELECT {_COLUMNS} FROM raw_ingestions WHERE user_id = $1 AND sha256 = $2"
+# Taken: processing by ``worker`` with a lease, one more attempt, no retry scheduled.
+_TAKE = (
+    "UPDATE raw_ingestions SET status = 'processing', attempts = attempts + 1,"
+    " worker = :worker, locked_until = now() + make_interval(secs => :lease),"
+    " next_attempt_at = NULL"
 )
+
+
+def _record(row: Any, *, created: bool = False, claimed: bool = False) -> RawIngestion:
+    return RawIngestion(
+        row["id"],
+        row["user_id"],
+        row["status"],
+        row["report"],
+        row["error"],
+        row["attempts"],
+        created,
+        claimed,
+    )
 
 
 async def store(
@@ -77,6 +58,7 @@ async def store(
     sha256: bytes,
     size: int,
     blob: bytes,
+    compression: str,
     content_type: str | None,
     content_encoding: str | None,
     headers: dict[str, str],
@@ -92,7 +74,7 @@ async def store(
         sha256,
         size,
         blob,
-        COMPRESSION,
+        compression,
         content_type,
         content_encoding,
         _json(headers),
@@ -102,20 +84,8 @@ async def store(
     if row is not None:
         if claim_for is None:  # queued: wake a worker as soon as this commits
             await notify.send(conn, notify.QUEUED, row["id"])
-        return _record(_Row(row), created=True, claimed=claim_for is not None)
-    return _record(_Row(await driver.fetchrow(_EXISTING, user_id, sha256)))
-
-
-class _Row:
-    """Attribute access to an asyncpg record, as :func:`_record` reads SQLAlchemy rows."""
-
-    __slots__ = ("_record",)
-
-    def __init__(self, record: Any) -> None:
-        self._record = record
-
-    def __getattr__(self, name: str) -> Any:
-        return self._record[name]
+        return _record(row, created=True, claimed=claim_for is not None)
+    return _record(await driver.fetchrow(_EXISTING, user_id, sha256))
 
 
 async def claim(
@@ -125,17 +95,14 @@ async def claim(
     row = (
         await conn.execute(
             text(
-                "UPDATE raw_ingestions SET status = 'processing', attempts = attempts + 1,"
-                " worker = :worker, locked_until = now() + make_interval(secs => :lease),"
-                " next_attempt_at = NULL"
-                " WHERE id = :id AND (:force OR status IN ('pending', 'failed')"
+                f"{_TAKE} WHERE id = :id AND (:force OR status IN ('pending', 'failed')"
                 " OR (status = 'processing' AND locked_until < now()))"
-                " RETURNING id, user_id, status, report, error, attempts"
+                f" RETURNING {_COLUMNS}"
             ),
             {"id": ingestion_id, "worker": worker, "lease": lease_s, "force": force},
         )
     ).one_or_none()
-    return _record(row, claimed=True) if row is not None else None
+    return _record(row._mapping, claimed=True) if row is not None else None
 
 
 async def claim_next(conn: AsyncConnection, worker: str, lease_s: int) -> RawIngestion | None:
@@ -143,19 +110,15 @@ async def claim_next(conn: AsyncConnection, worker: str, lease_s: int) -> RawIng
     row = (
         await conn.execute(
             text(
-                "UPDATE raw_ingestions SET status = 'processing', attempts = attempts + 1,"
-                " worker = :worker, locked_until = now() + make_interval(secs => :lease),"
-                " next_attempt_at = NULL"
-                " WHERE id = (SELECT id FROM raw_ingestions"
+                f"{_TAKE} WHERE id = (SELECT id FROM raw_ingestions"
                 " WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now()))"
                 " OR (status = 'processing' AND locked_until < now())"
-                " ORDER BY received_at FOR UPDATE SKIP LOCKED LIMIT 1)"
-                " RETURNING id, user_id, status, report, error, attempts"
+                f" ORDER BY received_at FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING {_COLUMNS}"
             ),
             {"worker": worker, "lease": lease_s},
         )
     ).one_or_none()
-    return _record(row, claimed=True) if row is not None else None
+    return _record(row._mapping, claimed=True) if row is not None else None
 
 
 async def renew(conn: AsyncConnection, ingestion_id: int, worker: str, lease_s: int) -> bool:
@@ -169,16 +132,15 @@ async def renew(conn: AsyncConnection, ingestion_id: int, worker: str, lease_s: 
     return bool(result.rowcount)
 
 
-async def load_body(conn: AsyncConnection, ingestion_id: int) -> bytes:
+async def load_blob(conn: AsyncConnection, ingestion_id: int) -> tuple[bytes, str, int]:
+    """(the stored body, its compression, its size uncompressed)."""
     row = (
         await conn.execute(
             text("SELECT body, compression, size_bytes FROM raw_ingestions WHERE id = :id"),
             {"id": ingestion_id},
         )
     ).one()
-    if row.compression != COMPRESSION:
-        raise ValueError(f"unknown compression {row.compression!r}")
-    return decompress(row.body, row.size_bytes)
+    return row.body, row.compression, row.size_bytes
 
 
 _FINISH = (
@@ -210,26 +172,11 @@ async def finish(
 async def get(conn: AsyncConnection, ingestion_id: int, user_id: int) -> RawIngestion | None:
     row = (
         await conn.execute(
-            text(
-                "SELECT id, user_id, status, report, error, attempts FROM raw_ingestions WHERE id = :id AND user_id = :user_id"
-            ),
+            text(f"SELECT {_COLUMNS} FROM raw_ingestions WHERE id = :id AND user_id = :user_id"),
             {"id": ingestion_id, "user_id": user_id},
         )
     ).one_or_none()
-    return _record(row) if row is not None else None
-
-
-async def get_any(conn: AsyncConnection, ingestion_id: int) -> RawIngestion | None:
-    """An ingestion whoever it belongs to (operator tools only)."""
-    row = (
-        await conn.execute(
-            text(
-                "SELECT id, user_id, status, report, error, attempts FROM raw_ingestions WHERE id = :id"
-            ),
-            {"id": ingestion_id},
-        )
-    ).one_or_none()
-    return _record(row) if row is not None else None
+    return _record(row._mapping) if row is not None else None
 
 
 def _json(value: Any) -> str | None:

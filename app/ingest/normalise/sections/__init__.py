@@ -1,0 +1,41 @@
+"""From decoded sections to write units: each section's items are normalised by the module of
+that section (``normalise.metrics``, ``normalise.workouts``, ``normalise.events``) and handed on
+as units the write stage stores, with rejections noted in the report as they are found.
+
+Units come one at a time, so a large body's series are normalised and written in turn (the
+per-series strategy writes each before the next is decoded)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from app.ingest.normalise import events as event_rows
+from app.ingest.normalise.common import Context
+from app.ingest.normalise.sections import events, workouts
+from app.ingest.normalise.sections.metrics import MetricsSection
+from app.ingest.report.builder import ReportBuilder
+from app.ingest.types import Envelope, WriteUnit
+
+
+async def units(
+    envelope: Envelope,
+    ctx: Context,
+    report: ReportBuilder,
+    metrics: MetricsSection,
+    *,
+    use_digests: bool,
+) -> AsyncIterator[WriteUnit]:
+    """The body's write units: metric series first, then workouts, then event sections."""
+    sections = envelope.sections
+    if "metrics" in sections:
+        async for unit in metrics.units(sections["metrics"], ctx, report, use_digests=use_digests):
+            yield unit
+    if "workouts" in sections:
+        workouts_unit = workouts.unit(sections["workouts"], ctx, report)
+        if workouts_unit is not None:
+            yield workouts_unit
+    for key in event_rows.SECTIONS:
+        if key in sections:
+            events_unit = events.unit(key, sections[key], ctx, report)
+            if events_unit is not None:
+                yield events_unit

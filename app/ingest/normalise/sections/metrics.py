@@ -1,0 +1,157 @@
+"""The metrics section into one write unit per series.
+
+Before any series is normalised: every name's metric type id (one look-up for the body, then
+remembered by the process), and for large series the digests of their bytes (one look-up): a
+series applied before byte for byte, whose rows are all still stored, is reported unchanged
+without being decoded further (see ``app.ingest.digests``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.ingest import catalog, digests, wire
+from app.ingest.normalise import metrics as metric_series
+from app.ingest.normalise.common import Context, PointError
+from app.ingest.normalise.decode import NotAList, decode_items
+from app.ingest.report.builder import ReportBuilder
+from app.ingest.repository import catalog as catalog_sql
+from app.ingest.repository.tables import spec
+from app.ingest.types import UpsertResult
+from app.ingest.write.units import PendingDigest, SeriesUnit
+
+_series_decoder = msgspec.json.Decoder(wire.MetricSeries)
+_METRIC_IDS_MAX = 100_000  # names remembered by the process (a type is never removed)
+
+# (position in the section, the series as decoded)
+Positioned = list[tuple[int, wire.MetricSeries]]
+
+
+class MetricsSection:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._ids: dict[str, int] = {}
+
+    async def units(
+        self, raw: msgspec.Raw, ctx: Context, report: ReportBuilder, *, use_digests: bool
+    ) -> AsyncIterator[SeriesUnit]:
+        decoded = _decode(raw, report)
+        if decoded is None:
+            return
+        items, series_list = decoded
+        names = sorted({(s.name, s.name in catalog.KNOWN) for _, s in series_list})
+        ids = await self.metric_ids(names)
+        report.unknown_metrics = sorted({n for n, known in names if not known})
+        candidates = _digest_candidates(items, series_list, ids) if use_digests else {}
+        hits = await self._known_digests(ctx.user_id, candidates)
+        for position, series in series_list:
+            candidate = candidates.get(position)
+            hit = hits.get(candidate.digest) if candidate is not None else None
+            if hit is not None:  # the same bytes, applied before, every row still stored
+                report.add("metrics", series.name, received=hit.received)
+                report.freshness.append(("metric", series.name, hit.last_at))
+                continue
+            unit = _unit(series, position, ctx, report, ids[series.name], candidate)
+            if unit is not None:
+                yield unit
+
+    async def metric_ids(self, names: list[tuple[str, bool]]) -> dict[str, int]:
+        """Ids of metric names, registering new ones; remembered (a type is never removed)."""
+        missing = [(n, known) for n, known in names if n not in self._ids]
+        if not missing:
+            return {n: self._ids[n] for n, _ in names}
+        async with self._engine.begin() as conn:
+            found = await catalog_sql.metric_type_ids(conn, missing)
+        if len(self._ids) < _METRIC_IDS_MAX:
+            self._ids.update(found)
+        return {n: self._ids.get(n) or found[n] for n, _ in names}
+
+    async def _known_digests(
+        self, user_id: int, candidates: dict[int, digests.Candidate]
+    ) -> dict[bytes, digests.Known]:
+        if not candidates:
+            return {}
+        async with self._engine.connect() as conn:
+            return await digests.known(conn, user_id, list(candidates.values()))
+
+
+def _decode(raw: msgspec.Raw, report: ReportBuilder) -> tuple[list[msgspec.Raw], Positioned] | None:
+    """(the items as sent, the ones that are metric series); rejections go to the report."""
+    errors: list[PointError] = []
+    try:
+        items, _, _ = decode_items(raw, msgspec.Raw, section="metrics", name=None, errors=errors)
+    except NotAList as exc:
+        report.add("metrics", None, received=1, rejected=1)
+        report.reject(
+            [PointError("metrics", None, None, None, f"`metrics` must be an array: {exc}")]
+        )
+        return None
+    series_list: Positioned = []
+    for index, item in enumerate(items):
+        try:
+            series_list.append((index, _series_decoder.decode(item)))
+        except msgspec.ValidationError as exc:
+            report.add("metrics", None, received=1, rejected=1)
+            report.reject([PointError("metrics", None, index, None, f"not a metric series: {exc}")])
+    return items, series_list
+
+
+def _unit(
+    series: wire.MetricSeries,
+    position: int,
+    ctx: Context,
+    report: ReportBuilder,
+    metric_id: int,
+    candidate: digests.Candidate | None,
+) -> SeriesUnit | None:
+    """One series normalised into a unit; None when its ``data`` is not even a list."""
+    try:
+        result = metric_series.normalise_series(
+            series, ctx, metric_id, series.name in catalog.KNOWN
+        )
+    except NotAList as exc:
+        report.add("metrics", series.name, received=1, rejected=1)
+        reason = f"`data` must be an array: {exc}"
+        report.reject([PointError("metrics", series.name, position, "data", reason)])
+        return None
+    digest = (
+        PendingDigest(candidate, result.received, result.errors) if candidate is not None else None
+    )
+    done = partial(_series_written, report, result)
+    return SeriesUnit("metrics", series.name, result.rows, ctx, report, done, digest)
+
+
+def _series_written(
+    report: ReportBuilder,
+    result: metric_series.SeriesResult,
+    written: list[UpsertResult] | None,
+) -> None:
+    report.reject(result.errors)  # after the write: a streamed series finds them then
+    report.add(
+        "metrics",
+        result.name,
+        received=result.received,
+        inserted=sum(w.inserted for w in written) if written else 0,
+        updated=sum(w.updated for w in written) if written else 0,
+        rejected=result.rejected,
+    )
+
+
+def _digest_candidates(
+    items: list[msgspec.Raw], series_list: Positioned, ids: dict[str, int]
+) -> dict[int, digests.Candidate]:
+    """Series large enough to be worth a digest, by position in ``metrics``."""
+    found: dict[int, digests.Candidate] = {}
+    for position, series in series_list:
+        item = items[position]
+        if len(item) < digests.MIN_BYTES:
+            continue
+        table = metric_series.table_for(series.name)
+        if table is None or table not in digests.TABLES:
+            continue
+        series_id = ids[series.name] if "metric_id" in spec(table).prefix else 0
+        found[position] = digests.Candidate(digests.digest_of(item), table, series_id)
+    return found
