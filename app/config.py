@@ -48,6 +48,15 @@ class Settings(BaseSettings):
         description="Points dated further than this into the future are rejected as impossible.",
         validation_alias="HAE_FUTURE_TOLERANCE_DAYS",
     )
+    max_unknown_metrics_per_user: int = Field(
+        default=300,
+        ge=0,
+        description=(
+            "Distinct metric names without a typed mapping one account may store; series of"
+            " further unknown names are rejected with a reason (known names are never capped)."
+        ),
+        validation_alias="HAE_MAX_UNKNOWN_METRICS_PER_USER",
+    )
     raw_compression_level: int = Field(
         default=3, ge=1, le=19, validation_alias="HAE_RAW_COMPRESSION_LEVEL"
     )

@@ -68,7 +68,7 @@ class IngestService:
         self._redis = redis
         self._partitions = partitions
         self._settings = settings
-        self._metrics = MetricsSection(engine)
+        self._metrics = MetricsSection(engine, unknown_cap=settings.max_unknown_metrics_per_user)
         self.jobs = Jobs(
             engine, lease_s=settings.worker_lease_s, max_attempts=settings.worker_max_attempts
         )

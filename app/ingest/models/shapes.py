@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     Index,
+    Integer,
     SmallInteger,
     Table,
     Text,
@@ -61,7 +62,7 @@ def point_table(
     when several metrics share the table)."""
     metric = ("metric_id",) if per_metric else ()
     key = ("user_id", *metric, "start_at", "end_at", "source", *key_extra)
-    metric_column = [Column("metric_id", SmallInteger, nullable=False)] if per_metric else []
+    metric_column = [Column("metric_id", Integer, nullable=False)] if per_metric else []
     return series_table(
         name,
         "start_at",

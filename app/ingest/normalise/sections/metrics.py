@@ -25,15 +25,20 @@ from app.ingest.write.units import PendingDigest, SeriesUnit
 
 _series_decoder = msgspec.json.Decoder(wire.MetricSeries)
 _METRIC_IDS_MAX = 100_000  # names remembered by the process (a type is never removed)
+_ADMITTED_USERS_MAX = 10_000  # accounts whose admitted unknown names the process remembers
 
 # (position in the section, the series as decoded)
 Positioned = list[tuple[int, wire.MetricSeries]]
 
 
 class MetricsSection:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, unknown_cap: int) -> None:
         self._engine = engine
+        self._unknown_cap = unknown_cap
         self._ids: dict[str, int] = {}
+        # user id -> unknown names admitted for that account (only ever grows; erasure of an
+        # account deletes its rows, and a new account never reuses an id).
+        self._admitted: dict[int, set[str]] = {}
 
     async def units(
         self, raw: msgspec.Raw, ctx: Context, report: ReportBuilder, *, use_digests: bool
@@ -43,8 +48,9 @@ class MetricsSection:
             return
         items, series_list = decoded
         names = sorted({(s.name, s.name in catalog.KNOWN) for _, s in series_list})
-        ids = await self.metric_ids(names)
-        report.unknown_metrics = sorted({n for n, known in names if not known})
+        ids = await self.metric_ids(ctx.user_id, names)
+        report.unknown_metrics = sorted({n for n, known in names if not known and n in ids})
+        series_list = _refuse_unadmitted(series_list, ids, report, self._unknown_cap)
         candidates = _digest_candidates(items, series_list, ids) if use_digests else {}
         hits = await self._known_digests(ctx.user_id, candidates)
         for position, series in series_list:
@@ -58,16 +64,32 @@ class MetricsSection:
             if unit is not None:
                 yield unit
 
-    async def metric_ids(self, names: list[tuple[str, bool]]) -> dict[str, int]:
-        """Ids of metric names, registering new ones; remembered (a type is never removed)."""
+    async def metric_ids(self, user_id: int, names: list[tuple[str, bool]]) -> dict[str, int]:
+        """Ids of the metric names this account may store: every known name, and the unknown
+        ones it stored before or may still add under its cap (the others are left out)."""
+        unknown = [n for n, known in names if not known]
+        admitted = self._admitted.get(user_id, set())
         missing = [(n, known) for n, known in names if n not in self._ids]
-        if not missing:
+        if not missing and admitted.issuperset(unknown):
             return {n: self._ids[n] for n, _ in names}
         async with self._engine.begin() as conn:
-            found = await catalog_sql.metric_type_ids(conn, missing)
+            if not admitted.issuperset(unknown):
+                admitted = await catalog_sql.admit_unknown(
+                    conn, user_id, unknown, self._unknown_cap
+                )
+                self._remember_admitted(user_id, admitted)
+            names = [(n, known) for n, known in names if known or n in admitted]
+            found = await catalog_sql.metric_type_ids(
+                conn, [(n, known) for n, known in names if n not in self._ids]
+            )
         if len(self._ids) < _METRIC_IDS_MAX:
             self._ids.update(found)
         return {n: self._ids.get(n) or found[n] for n, _ in names}
+
+    def _remember_admitted(self, user_id: int, admitted: set[str]) -> None:
+        if len(self._admitted) >= _ADMITTED_USERS_MAX:
+            self._admitted.clear()
+        self._admitted[user_id] = self._admitted.get(user_id, set()) | admitted
 
     async def _known_digests(
         self, user_id: int, candidates: dict[int, digests.Candidate]
@@ -97,6 +119,28 @@ def _decode(raw: msgspec.Raw, report: ReportBuilder) -> tuple[list[msgspec.Raw],
             report.add("metrics", None, received=1, rejected=1)
             report.reject([PointError("metrics", None, index, None, f"not a metric series: {exc}")])
     return items, series_list
+
+
+def _refuse_unadmitted(
+    series_list: Positioned, ids: dict[str, int], report: ReportBuilder, cap: int
+) -> Positioned:
+    """The series whose names may be stored; the others are rejected whole, with the reason."""
+    kept: Positioned = []
+    for position, series in series_list:
+        if series.name in ids:
+            kept.append((position, series))
+            continue
+        try:
+            received = max(1, len(metric_series.decode_raw_points(series.data, series.name)))
+        except NotAList:
+            received = 1
+        report.add("metrics", series.name, received=received, rejected=received)
+        reason = (
+            f"this account already stores {cap} distinct metric names without a typed mapping"
+            " (HAE_MAX_UNKNOWN_METRICS_PER_USER); known metrics are not affected"
+        )
+        report.reject([PointError("metrics", series.name, position, "name", reason)])
+    return kept
 
 
 def _unit(
