@@ -44,10 +44,12 @@ from app.query import cache as query_cache
 
 log = structlog.get_logger(__name__)
 
-# Bodies up to this size (a routine sync) are written in one transaction, all series together:
-# a few round trips and one commit. Larger ones go series by series (bounded memory and lock
-# time; a storage failure costs one series), as does a small one whose transaction failed.
-COMPACT_MAX_BYTES = 256 * 1024
+# Bodies up to this size (routine syncs, and bodies of many small series) are written in one
+# transaction, the series of each table together: a few statements per table and one commit.
+# Larger ones, and those with a series long enough to stream, go series by series (bounded
+# memory and lock time; a storage failure costs one series), as does a small one whose
+# transaction failed.
+COMPACT_MAX_BYTES = 4 * 1024 * 1024
 _NUL_WARNING = (
     "NUL characters (\\u0000) replaced by U+FFFD: PostgreSQL text cannot hold them;"
     " the raw body keeps the original"
@@ -142,7 +144,7 @@ class IngestService:
             raise
         job = Job(ingestion.id, ingestion.user_id, len(body), ingestion.attempts, use_digests)
         attempt: Attempt | None = None
-        if len(body) <= COMPACT_MAX_BYTES:
+        if len(body) <= COMPACT_MAX_BYTES and not sections.may_stream(envelope):
             try:
                 attempt = await self._attempt(job, envelope, compact=True)
             except (*STORAGE_ERRORS, Fallback) as exc:

@@ -92,14 +92,18 @@ class WriteUnit(Protocol):
         """The rows per table (a streamed series: rows produced while they are written)."""
 
     @property
+    def probes(self) -> list[Rows]:
+        """Rows whose ranges are probed for stored data before the write (see ``empty``)."""
+
+    @property
     def label(self) -> str:
         """``section`` or ``section:name``, as a storage failure is reported."""
 
     async def write(
         self, conn: AsyncConnection, held: frozenset[str], empty: dict[int, bool]
     ) -> list[str]:
-        """Write in ``conn``'s transaction (``held``: writer locks it holds; ``empty``: series
-        known to meet nothing stored, by id of their ``Rows``); the metrics newly flagged."""
+        """Write in ``conn``'s transaction (``held``: writer locks it holds; ``empty``: whether
+        each of its ``probes`` meets nothing stored, by id); the metrics newly flagged."""
 
     def settle(self) -> None:
         """Its write stands: count it in the report, note its freshness, drop its rows.

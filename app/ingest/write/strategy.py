@@ -26,6 +26,7 @@ from app.ingest.report.builder import ReportBuilder
 from app.ingest.repository import locks
 from app.ingest.repository.series import empty_ranges
 from app.ingest.types import WriteUnit
+from app.ingest.write import batch
 
 log = structlog.get_logger(__name__)
 
@@ -58,10 +59,11 @@ class OneTransaction:
         self._units.append(unit)
 
     async def commit(self, record_outcome: RecordOutcome) -> tuple[dict[str, Any], list[str]]:
-        parts = [part for unit in self._units for part in unit.parts]
+        steps = batch.plan(self._units)
         months: dict[str, set[Month]] = {}
-        for part in parts:
-            months.setdefault(part.table, set()).update(part.months)
+        for step in steps:
+            for part in step.parts:
+                months.setdefault(part.table, set()).update(part.months)
         for table, table_months in months.items():
             await self._partitions.ensure(table, table_months)
         flagged: list[str] = []
@@ -71,10 +73,10 @@ class OneTransaction:
                 # user cannot deadlock, and no series pays a round trip for its lock.
                 held = await locks.lock_tables(conn, self._user_id, months)
                 # Which series meet nothing stored (and go straight in by COPY): one probe.
-                empty = await empty_ranges(conn, parts)
-                for unit in self._units:
-                    flagged += await unit.write(conn, held, empty)
-                    unit.settle()
+                empty = await empty_ranges(conn, [p for step in steps for p in step.probes])
+                for step in steps:
+                    flagged += await step.write(conn, held, empty)
+                    step.settle()
                 result = await record_outcome(conn)
         except STORAGE_ERRORS as exc:
             raise Fallback(type(exc).__name__) from exc

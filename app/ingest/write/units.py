@@ -47,6 +47,10 @@ class SeriesUnit:
     results: list[UpsertResult] = field(default_factory=list)
 
     @property
+    def probes(self) -> list[Rows]:
+        return self.parts
+
+    @property
     def label(self) -> str:
         return f"{self.section}:{self.name}" if self.name else self.section
 
@@ -58,7 +62,7 @@ class SeriesUnit:
             for part in self.parts
         ]
         # Taken after the upserts: a streamed series is normalised during its COPY.
-        flagged = await _record_flags(conn, self.ctx)
+        flagged = await record_flags(conn, self.ctx)
         for part, result in zip(self.parts, results, strict=True):
             if result.updated:  # rows changed: digests that vouched for them are void
                 first, last = time_range(part)
@@ -98,6 +102,10 @@ class WorkoutsUnit:
         return workout_writer.tables(self.items)
 
     @property
+    def probes(self) -> list[Rows]:
+        return []  # workouts are merged by their natural key, never copied straight in
+
+    @property
     def label(self) -> str:
         return "workouts"
 
@@ -105,7 +113,7 @@ class WorkoutsUnit:
         self, conn: AsyncConnection, held: frozenset[str], empty: dict[int, bool]
     ) -> list[str]:
         self.counts = await workout_writer.write(conn, self.ctx.user_id, self.items, held)
-        return await _record_flags(conn, self.ctx)
+        return await record_flags(conn, self.ctx)
 
     def settle(self) -> None:
         self.done(self.counts)
@@ -115,7 +123,7 @@ class WorkoutsUnit:
         self.done(None)
 
 
-async def _record_flags(conn: AsyncConnection, ctx: Context) -> list[str]:
+async def record_flags(conn: AsyncConnection, ctx: Context) -> list[str]:
     """Store the improbable values noted so far; the metrics newly flagged."""
     flags, ctx.flags = ctx.flags, []
     return await quality.record_flags(conn, ctx.user_id, ctx.ingestion_id, flags)

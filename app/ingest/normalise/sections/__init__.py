@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import msgspec
+
 from app.ingest.normalise import events as event_rows
+from app.ingest.normalise import metrics as metric_series
 from app.ingest.normalise.common import Context
 from app.ingest.normalise.sections import events, workouts
 from app.ingest.normalise.sections.metrics import MetricsSection
@@ -39,3 +42,22 @@ async def units(
             events_unit = events.unit(key, sections[key], ctx, report)
             if events_unit is not None:
                 yield events_unit
+
+
+# The fewest bytes a point can take (``{"date":1700000000,"qty":1}`` is 28): a series shorter
+# than this many bytes per streaming threshold cannot have enough points to stream.
+_MIN_POINT_BYTES = 24
+_items = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def may_stream(envelope: Envelope) -> bool:
+    """Whether a metric series of the body may be long enough to be streamed (normalised while
+    it is written, never all in memory): such a body is written series by series."""
+    raw = envelope.sections.get("metrics")
+    if raw is None or len(raw) < metric_series.STREAM_MIN_POINTS * _MIN_POINT_BYTES:
+        return False
+    try:
+        items = _items.decode(raw)
+    except msgspec.DecodeError:
+        return False  # not a list: the metrics section reports it
+    return any(len(item) >= metric_series.STREAM_MIN_POINTS * _MIN_POINT_BYTES for item in items)
