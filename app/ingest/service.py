@@ -50,10 +50,6 @@ log = structlog.get_logger(__name__)
 # memory and lock time; a storage failure costs one series), as does a small one whose
 # transaction failed.
 COMPACT_MAX_BYTES = 4 * 1024 * 1024
-_NUL_WARNING = (
-    "NUL characters (\\u0000) replaced by U+FFFD: PostgreSQL text cannot hold them;"
-    " the raw body keeps the original"
-)
 
 
 class IngestService:
@@ -177,8 +173,7 @@ class IngestService:
         )
         report = ReportBuilder(job.ingestion_id)
         report.unknown_sections = envelopes.unknown_sections(envelope)
-        if envelope.replaced_nul:
-            report.warnings.append(_NUL_WARNING)
+        report.warnings += envelope.warnings
         strategy: Strategy = (
             OneTransaction(self._engine, self._partitions, job.user_id)
             if compact

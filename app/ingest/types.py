@@ -54,7 +54,8 @@ class Envelope:
     """A decoded body: its top-level sections (each still raw JSON) by key."""
 
     sections: dict[str, msgspec.Raw]
-    replaced_nul: bool = False  # NUL escapes turned into U+FFFD to be storable
+    # What was changed to make the body storable (NUL, lone surrogates): for the report.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True, frozen=True)
