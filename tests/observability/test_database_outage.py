@@ -15,11 +15,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
+from app.db import engine as engine_module
 from tests import hae_generator as g
 from tests.auth.support import asgi_client, bearer, running
 
@@ -133,3 +136,36 @@ async def test_database_stopped_then_started_is_503_then_recovers_without_restar
     assert ready_during.json()["checks"]["database"].startswith("failed")
     assert again.status_code == 200, again.text
     assert ready_after.status_code == 200, ready_after.text
+
+
+async def test_connection_terminated_by_the_server_is_503_and_the_next_request_recovers(
+    settings: Settings, make_key: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a PostgreSQL shutdown or fail-over does to a pooled connection in steady use (not
+    # pinged on checkout): its next statement meets "terminating connection" (57P01).
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)
+    _, token = await make_key()
+    headers = bearer(token)
+    one = settings.model_copy(update={"db_pool_size": 1})
+    async with running(one) as app, asgi_client(app) as http:
+        first = await http.post("/v1/ingest", json=PAYLOAD, headers=headers)
+        assert first.status_code == 200, first.text
+        status_url = f"/v1/ingestions/{first.json()['ingestion_id']}"
+        async with app.state.engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        admin = await asyncpg.connect(
+            make_url(settings.database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+
+        cut = await http.get(status_url, headers=headers)
+        after = await http.get(status_url, headers=headers)
+
+    assert_unavailable(cut)
+    assert cut.headers["retry-after"]
+    assert after.status_code == 200, after.text
