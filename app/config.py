@@ -100,17 +100,31 @@ class Settings(BaseSettings):
     auth_failures_per_key: int = Field(
         default=10,
         ge=1,
-        description="Failed attempts on one key id per window before further attempts get 429.",
+        description=(
+            "Failed attempts from one client address on one existing key id per window before"
+            " further attempts from there get 429 (the owner elsewhere is never locked out)."
+        ),
         validation_alias="HAE_AUTH_FAILURES_PER_KEY",
     )
     auth_failures_per_client: int = Field(
         default=30,
         ge=1,
-        description="Failed attempts from one client address per window before 429.",
+        description=(
+            "Failed attempts with unknown or malformed keys from one client address per window"
+            " before further such attempts get 429."
+        ),
         validation_alias="HAE_AUTH_FAILURES_PER_CLIENT",
     )
     auth_failure_window_s: int = Field(
         default=900, ge=1, validation_alias="HAE_AUTH_FAILURE_WINDOW_S"
+    )
+    auth_verify_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description=(
+            "Argon2 checks running at once per process (each holds ~19 MiB); more wait their turn."
+        ),
+        validation_alias="HAE_AUTH_VERIFY_CONCURRENCY",
     )
     rate_limit_requests: int = Field(
         default=600,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -109,6 +113,78 @@ class IngestFailed(AppError):
     type = "/problems/ingest-failed"
 
 
+class DatabaseUnavailable(AppError):
+    status = 503
+    title = "Service Unavailable"
+    type = "/problems/database-unavailable"
+
+
+# How long a client is asked to wait: a restart or fail-over of PostgreSQL takes seconds.
+DATABASE_RETRY_AFTER_S = 5
+# Raised by the driver or the pool when the server cannot be reached or dropped the connection;
+# never by a wrong statement (those stay 500: retrying them cannot help).
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # "connection is closed" and the like
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, out of memory
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+_UNREACHABLE_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    errno.EPIPE,
+}
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says PostgreSQL could not be reached or went away."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _UNREACHABLE) or _unreachable_os_error(current):
+            return True
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, BaseException):
+            pending.append(orig)
+    return False
+
+
+def _unreachable_os_error(exc: BaseException) -> bool:
+    # asyncio reports several failed addresses as one plain OSError("Multiple exceptions: ...").
+    return isinstance(exc, OSError) and (
+        exc.errno in _UNREACHABLE_ERRNOS or str(exc).startswith("Multiple exceptions")
+    )
+
+
+def database_unavailable_response() -> JSONResponse:
+    error = DatabaseUnavailable(
+        "the database is unreachable; retry after the time given in Retry-After"
+    )
+    return problem_response(
+        error.status, error.problem(), {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+    )
+
+
 def problem_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -153,8 +229,24 @@ def install(app: FastAPI) -> None:
         }
         return problem_response(422, body)
 
+    async def _maybe_unreachable(_: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            log.exception("request.failed", error_type=type(exc).__name__)
+            body = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
+            return problem_response(500, body)
+        log.warning("request.database_unavailable", error_type=type(exc).__name__)
+        return database_unavailable_response()
+
+    # Handled here rather than by the catch-all below: these are answered, not re-raised.
+    for error_type in (sa_exc.SQLAlchemyError, asyncpg.PostgresError, OSError):
+        app.add_exception_handler(error_type, _maybe_unreachable)
+    app.add_exception_handler(asyncpg.InterfaceError, _maybe_unreachable)
+
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            # Wrapped in something else on the way up: still the database, still retryable.
+            return await _maybe_unreachable(request, exc)
         log.exception("request.failed", error_type=type(exc).__name__)
         body = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
         return problem_response(500, body)

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import app.audit.models
 import app.auth.models
 import app.ingest.models
-import app.quality.models  # noqa: F401 - registers the tables
+import app.quality.models
+import app.query.models  # noqa: F401 - registers the tables
 from app.config import Settings
 from app.db.base import Base
 from app.db.partitions import is_partition_of

@@ -2,15 +2,13 @@
 
 Verification: the key's row is read by its public key id on every request (so revocation, expiry
 and a disabled user take effect on the next request, whatever is cached); the slow Argon2 check
-is skipped when this (key, secret) pair was verified recently, remembered in Redis (shared by all
-replicas) and in process, under an HMAC so the secret itself never leaves the process.
+is skipped when this (key, secret) pair was verified recently (see verified.py), and otherwise
+runs only after a failure slot was reserved for the attacker it could be (see throttle.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,13 +20,15 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit import repository as audit
-from app.auth import keys
+from app.auth import keys, verified
 from app.auth import repository as repo
 from app.auth.models import ApiKey, User
+from app.auth.throttle import AuthThrottle
+from app.auth.verified import VerifiedCache
 from app.config import Settings
 from app.db.engine import autocommit
 from app.db.partitions import PartitionManager
-from app.errors import Forbidden, TooManyRequests, Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.observability import metrics
 from app.ratelimit.limiter import Decision, Hit, Limiter
 
@@ -36,7 +36,6 @@ log = structlog.get_logger(__name__)
 
 SCOPES = ("read", "write")
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
-_VERIFIED_MAX = 10_000
 _INVALID = "invalid API key"
 
 
@@ -71,18 +70,17 @@ class AuthService:
         self._engine = engine
         self._reads = autocommit(engine)  # the key lookup is one statement: no BEGIN/ROLLBACK
         self._settings = settings
-        self._redis = redis
         self._limiter = limiter
+        self._throttle = AuthThrottle(limiter, settings)
         self._partitions = partitions
         pepper = settings.key_pepper.get_secret_value() if settings.key_pepper else None
-        self._pepper = pepper.encode() if pepper else secrets.token_bytes(32)
-        self._verified: dict[str, bytes] = {}
+        self._verified = VerifiedCache(
+            redis,
+            prefix=settings.redis_prefix,
+            pepper=pepper.encode() if pepper else secrets.token_bytes(32),
+            ttl_s=settings.auth_cache_ttl_s,
+        )
         self._last_used: dict[int, datetime] = {}
-
-    def _mac(self, key_id: str, secret_hash: str, secret: str) -> bytes:
-        # Bound to the stored hash too: a rotated or re-hashed key never matches an old entry.
-        message = f"{key_id}\0{secret_hash}\0{secret}".encode()
-        return hmac.new(self._pepper, message, hashlib.sha256).digest()
 
     async def authenticate(self, token: str | None, client: str | None) -> Principal:
         """The principal behind ``token``, or Unauthorized (one answer for every failure)."""
@@ -91,28 +89,36 @@ class AuthService:
                 "an API key is required (Authorization: Bearer, X-API-Key or api-key)"
             )
         parsed = keys.parse(token)
-        client_bucket = f"authfail:client:{client or 'unknown'}"
         if parsed is None:
-            await self._guard(client_bucket, None)
-            await self._failed("malformed", None, client, client_bucket, None)
+            await self._throttle.reserve(client, None)
+            await self._failed("malformed", None, client)
         key_id, secret = parsed
-        key_bucket = f"authfail:key:{key_id}"
-        await self._guard(client_bucket, key_bucket)
         async with self._reads.connect() as conn:
             record = await repo.key_by_key_id(conn, key_id)
         if record is None:
+            await self._throttle.reserve(client, None)
             # Same Argon2 work as a wrong secret: timing does not reveal which key ids exist.
-            await asyncio.to_thread(keys.verify, keys.DUMMY_HASH, secret)
-            await self._failed("bad_credentials", key_id, client, client_bucket, key_bucket)
-        if not await self._secret_ok(key_id, secret, record):
-            await self._failed("bad_credentials", key_id, client, client_bucket, key_bucket)
+            await self._throttle.verify(keys.DUMMY_HASH, secret)
+            await self._failed("bad_credentials", key_id, client)
+        mac = self._verified.mac(key_id, record.secret_hash, secret)
+        # A secret verified recently is let in before any throttle: others' failures from a
+        # shared address cannot lock its owner out, and it costs no Argon2 work.
+        if not await self._verified.contains(key_id, mac):
+            reservation = await self._throttle.reserve(client, key_id)
+            if not await self._throttle.verify(record.secret_hash, secret):
+                await self._failed("bad_credentials", key_id, client)
+            await self._throttle.release(reservation)
+            await self._verified.remember(key_id, mac)
+        return await self._principal(record, client)
+
+    async def _principal(self, record: repo.KeyRecord, client: str | None) -> Principal:
         now = datetime.now(UTC)
         if (
             record.revoked_at is not None
             or record.user_disabled_at is not None
             or (record.expires_at is not None and record.expires_at <= now)
         ):
-            await self._failed("inactive_key", key_id, client, client_bucket, key_bucket)
+            await self._failed("inactive_key", record.key_id, client)
         await self._touch(record.id, now)
         return Principal(
             user_id=record.user_id,
@@ -123,40 +129,10 @@ class AuthService:
             rate_limit_bytes=record.rate_limit_bytes or self._settings.rate_limit_bytes,
         )
 
-    async def _guard(self, client_bucket: str, key_bucket: str | None) -> None:
-        """429 before any Argon2 work once a client or a key id has failed too often."""
-        checks = [(client_bucket, self._settings.auth_failures_per_client)]
-        if key_bucket is not None:
-            checks.append((key_bucket, self._settings.auth_failures_per_key))
-        window = self._settings.auth_failure_window_s
-        states = await self._limiter.hit_many(
-            [Hit("auth-failures", bucket, 0, limit, window) for bucket, limit in checks]
-        )
-        for state in states:
-            if state.used >= state.limit:
-                metrics.RATE_LIMITED.labels(kind="auth_failures").inc()
-                raise TooManyRequests(
-                    "too many failed authentication attempts", retry_after=state.reset_s
-                )
-
-    async def _failed(
-        self,
-        reason: str,
-        key_id: str | None,
-        client: str | None,
-        client_bucket: str,
-        key_bucket: str | None,
-    ) -> NoReturn:
+    async def _failed(self, reason: str, key_id: str | None, client: str | None) -> NoReturn:
+        """401, audited; the attempt's failure slot, reserved before any check, stays taken."""
         metrics.AUTH_FAILURES.labels(reason=reason).inc()
         log.info("auth.failed", reason=reason)
-        window = self._settings.auth_failure_window_s
-        await self._limiter.hit(
-            "auth-failures", client_bucket, cost=1, limit=2**62, window_s=window
-        )
-        if key_bucket is not None:
-            await self._limiter.hit(
-                "auth-failures", key_bucket, cost=1, limit=2**62, window_s=window
-            )
         async with self._engine.begin() as conn:
             # The key id is public (it identifies, it does not authenticate); the secret is never kept.
             await audit.record(
@@ -165,48 +141,6 @@ class AuthService:
                 details={"reason": reason, "key_id": key_id, "client": client},
             )
         raise Unauthorized(_INVALID)
-
-    async def _secret_ok(self, key_id: str, secret: str, record: repo.KeyRecord) -> bool:
-        mac = self._mac(key_id, record.secret_hash, secret)
-        if await self._cached(key_id, mac):
-            return True
-        if not await asyncio.to_thread(keys.verify, record.secret_hash, secret):
-            return False
-        await self._remember(key_id, mac)
-        return True
-
-    async def _cached(self, key_id: str, mac: bytes) -> bool:
-        if self._settings.auth_cache_ttl_s == 0:
-            return False
-        local = self._verified.get(key_id)
-        if local is not None and hmac.compare_digest(local, mac):
-            return True
-        if self._redis is None:
-            return False
-        try:
-            shared = await self._redis.get(cache_key(self._settings, key_id))
-        except (RedisError, OSError) as exc:
-            metrics.REDIS_ERRORS.inc()
-            metrics.REDIS_FALLBACKS.labels(component="auth").inc()
-            log.warning("auth.redis_unavailable", error_type=type(exc).__name__)
-            return False
-        return isinstance(shared, bytes) and hmac.compare_digest(shared, mac)
-
-    async def _remember(self, key_id: str, mac: bytes) -> None:
-        ttl = self._settings.auth_cache_ttl_s
-        if ttl == 0:
-            return
-        if len(self._verified) >= _VERIFIED_MAX:
-            self._verified.clear()
-        self._verified[key_id] = mac
-        if self._redis is None:
-            return
-        try:
-            await self._redis.set(cache_key(self._settings, key_id), mac, ex=ttl)
-        except (RedisError, OSError) as exc:
-            metrics.REDIS_ERRORS.inc()
-            metrics.REDIS_FALLBACKS.labels(component="auth").inc()
-            log.warning("auth.redis_unavailable", error_type=type(exc).__name__)
 
     async def _touch(self, key_pk: int, now: datetime) -> None:
         # last_used_at at one-minute resolution: at most one write per key a minute per process.
@@ -252,7 +186,7 @@ class AuthService:
 
 
 def cache_key(settings: Settings, key_id: str) -> str:
-    return f"{settings.redis_prefix}:auth:{key_id}"
+    return verified.cache_key(settings.redis_prefix, key_id)
 
 
 async def forget_verified(redis: Redis | None, settings: Settings, key_ids: list[str]) -> None:

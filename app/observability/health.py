@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.errors import problem_response
-from app.observability import gauges
+from app.observability import gauges, metrics
 
 router = APIRouter(include_in_schema=False)
 _CHECK_TIMEOUT_S = 2.0
@@ -37,9 +37,12 @@ async def livez() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
-    """Database and Redis reachable, schema at this code's migration head."""
+    """Ready while this pod can serve: its database reachable and at this code's schema head.
+
+    Redis is not required (rate limits and authentication fall back to per-process state and
+    the database): its failure shows as ``degraded``, never as 503, or a Redis outage would take
+    every pod out of service at once."""
     state = request.app.state
-    checks: dict[str, Any] = {}
 
     async def database() -> None:
         async with state.engine.connect() as conn:
@@ -50,16 +53,28 @@ async def readyz(request: Request) -> Response:
     async def redis() -> None:
         await state.redis.ping()
 
-    for name, check in (("database", database), ("redis", redis)):
-        try:
-            await asyncio.wait_for(check(), _CHECK_TIMEOUT_S)
-            checks[name] = "ok"
-        except Exception as exc:
-            checks[name] = f"failed: {type(exc).__name__}"
-    if all(v == "ok" for v in checks.values()):
-        return JSONResponse({"status": "ready", "checks": checks})
-    body = {"type": "/problems/not-ready", "title": "Not Ready", "status": 503, "checks": checks}
-    return problem_response(503, body)
+    database_ok, redis_ok = await asyncio.gather(_check(database), _check(redis))
+    checks = {"database": database_ok, "redis": redis_ok}
+    for name, outcome in checks.items():
+        metrics.DEPENDENCY_UP.labels(dependency=name).set(1 if outcome == "ok" else 0)
+    if database_ok != "ok":
+        body = {
+            "type": "/problems/not-ready",
+            "title": "Not Ready",
+            "status": 503,
+            "checks": checks,
+        }
+        return problem_response(503, body)
+    status = "ready" if redis_ok == "ok" else "degraded"
+    return JSONResponse({"status": status, "checks": checks})
+
+
+async def _check(check: Callable[[], Awaitable[None]]) -> str:
+    try:
+        await asyncio.wait_for(check(), _CHECK_TIMEOUT_S)
+    except Exception as exc:
+        return f"failed: {type(exc).__name__}"
+    return "ok"
 
 
 @router.get("/metrics")

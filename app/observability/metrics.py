@@ -68,6 +68,11 @@ REDIS_FALLBACKS = Counter(
     ["component"],
 )
 REDIS_ERRORS = Counter("hae_redis_errors_total", "Redis calls that failed.")
+DEPENDENCY_UP = Gauge(
+    "hae_dependency_up",
+    "1 when the last readiness check reached the dependency, 0 when it did not.",
+    ["dependency"],
+)
 
 DB_POOL_IN_USE = Gauge("hae_db_pool_in_use", "Database connections checked out.")
 DB_POOL_SIZE = Gauge("hae_db_pool_size", "Database connection pool size.")

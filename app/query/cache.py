@@ -1,15 +1,15 @@
-"""Redis cache of read aggregates (metric list, buckets), keyed by a per-user data version.
+"""Redis cache of read aggregates (metric list, buckets), keyed by a per-user data generation.
 
-Entries live under ``{prefix}:q:{user}:{version}:...``; the version is ``{prefix}:ver:{user}``.
-Anything that changes a user's data bumps it (``INCR``), so entries of the old version are never
-read again and simply expire.
+Entries live under ``{prefix}:q:{user}:{generation}:...``. The generation is a row in PostgreSQL
+(user_data_generations) that triggers bump in the very transaction that changes the user's data
+(an ingestion finished, data erased), so a read that starts after a change was acknowledged
+always sees the new generation and never an entry computed before it, whatever happened to
+Redis meanwhile. It used to be a Redis counter bumped after the commit: when that INCR was lost
+in a Redis stall, reads stayed stale for the entry's whole TTL although the write got its 200.
+Reading the generation costs one primary-key lookup, far less than the aggregates it saves.
 
-Safety before the ingest hook is wired: nothing is cached for a user whose version key does not
-exist, and only ``invalidate_user`` (the ingest hook) creates it. Our own deletions bump the
-version only when it exists. So until IngestService calls ``invalidate_user`` after every
-processed payload, no user has a version and every read goes to PostgreSQL; once it does,
-caching switches itself on, user by user, and a read after an ingest's 2xx always sees the new
-version. Redis unavailable: reads are computed from PostgreSQL, never a 500.
+Entries of an old generation are never read again and simply expire. Redis unavailable: reads
+are computed from PostgreSQL, never a 500.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ import msgspec
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.engine import autocommit
 from app.observability import metrics
+from app.query import repository as repo
 
 log = structlog.get_logger(__name__)
 
@@ -33,14 +36,12 @@ JsonValue: TypeAlias = (
 Json: TypeAlias = Mapping[str, JsonValue]
 
 DEFAULT_TTL_S = 600
-_BUMP_IF_EXISTS = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
-return 0
-"""
 _ERRORS = (RedisError, OSError)
 
 
 def version_key(prefix: str, user_id: int) -> str:
+    """The Redis counter that versioned the cache before the generation moved to PostgreSQL
+    (only deleted now, by :meth:`QueryCache.purge`)."""
     return f"{prefix}:ver:{user_id}"
 
 
@@ -55,23 +56,24 @@ def _unavailable(operation: str, exc: BaseException) -> None:
 
 
 async def invalidate_user(redis: Redis | None, prefix: str, user_id: int) -> None:
-    """The ingest hook: every cached aggregate of ``user_id`` is stale from now on.
-
-    Call it after a payload's writes are committed and before its response is sent. Never
-    raises: with Redis down there is nothing cached that could be read either."""
-    if redis is None:
-        return
-    try:
-        await redis.incr(version_key(prefix, user_id))
-    except _ERRORS as exc:
-        _unavailable("invalidate", exc)
+    """Formerly the ingest hook; nothing is left to do here: the data generation is bumped in
+    the ingestion's own transaction. Kept so its caller need not change in the same step."""
 
 
 class QueryCache:
-    def __init__(self, redis: Redis | None, prefix: str, ttl_s: int = DEFAULT_TTL_S) -> None:
+    def __init__(
+        self,
+        redis: Redis | None,
+        prefix: str,
+        ttl_s: int = DEFAULT_TTL_S,
+        *,
+        engine: AsyncEngine | None = None,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._ttl_s = ttl_s
+        # Without a database to read the generation from, nothing is cached (deletions use this).
+        self._reads = autocommit(engine) if engine is not None else None
 
     async def get_or_compute(
         self,
@@ -80,19 +82,16 @@ class QueryCache:
         key_parts: Sequence[object],
         compute: Callable[[], Awaitable[Json]],
     ) -> Json:
-        """The cached value of this query for the user's current data version, or ``compute()``."""
+        """The cached value of this query for the user's current data generation, or ``compute()``."""
         redis = self._redis
-        if redis is None:
+        if redis is None or self._reads is None:
             return await compute()
-        try:
-            version = await redis.get(version_key(self._prefix, user_id))
-        except _ERRORS as exc:
-            _unavailable("version", exc)
-            return await compute()
-        if version is None:
-            return await compute()  # ingest hook not active for this user: never cache
+        # Generation read before the data: a result computed from newer data can only be stored
+        # under a generation that its change has already left behind, never the reverse.
+        async with self._reads.connect() as conn:
+            generation = await repo.data_generation(conn, user_id)
         digest = hashlib.sha256("\x1f".join(map(str, key_parts)).encode()).hexdigest()[:32]
-        key = f"{self._prefix}:q:{user_id}:{int(version)}:{kind}:{digest}"
+        key = f"{self._prefix}:q:{user_id}:{generation}:{kind}:{digest}"
         try:
             hit = await redis.get(key)
         except _ERRORS as exc:
@@ -101,8 +100,6 @@ class QueryCache:
         if hit is not None:
             cached: Json = msgspec.json.decode(hit)
             return cached
-        # Version read before the database: a result computed from older data can only be
-        # stored under a version that an invalidation has already left behind.
         value = await compute()
         try:
             await redis.set(key, msgspec.json.encode(value), ex=self._ttl_s)
@@ -111,14 +108,8 @@ class QueryCache:
         return value
 
     async def bump(self, user_id: int) -> bool:
-        """After a deletion: a new version if the user has one. False when Redis is down."""
-        if self._redis is None:
-            return True
-        try:
-            await self._redis.eval(_BUMP_IF_EXISTS, 1, version_key(self._prefix, user_id))
-        except _ERRORS as exc:
-            _unavailable("bump", exc)
-            return False
+        """Formerly required after a deletion; the deletion's audit row now bumps the generation
+        in its transaction. Kept so its caller need not change in the same step."""
         return True
 
     async def purge(self, user_id: int) -> int | None:

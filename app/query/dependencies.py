@@ -26,7 +26,9 @@ async def get_redis(request: Request) -> Redis | None:
 async def get_cache(
     redis: Annotated[Redis | None, Depends(get_redis)], request: Request
 ) -> QueryCache:
-    return QueryCache(redis, request.app.state.settings.redis_prefix)
+    return QueryCache(
+        redis, request.app.state.settings.redis_prefix, engine=request.app.state.engine
+    )
 
 
 async def get_query_service(

@@ -33,6 +33,17 @@ class SeriesQuery:
     after: list[Any] | None = None  # raw: natural key of the last point; buckets: its start
 
 
+async def data_generation(conn: AsyncConnection, user_id: int) -> int:
+    """The version of the user's data the read cache is keyed by (0 before any change)."""
+    generation = (
+        await conn.execute(
+            text("SELECT generation FROM user_data_generations WHERE user_id = :u"),
+            {"u": user_id},
+        )
+    ).scalar()
+    return int(generation or 0)
+
+
 async def metric_type(conn: AsyncConnection, name: str) -> tuple[int, bool] | None:
     row = (
         await conn.execute(

@@ -50,6 +50,39 @@ for i, bucket in ipairs(KEYS) do
 end
 return out
 """
+# KEYS = buckets, ARGV[2i-1..2i] = limit and window (s) of bucket i. All or nothing: one unit is
+# taken from every bucket only if each has room, so concurrent callers can never overshoot a
+# limit. Returns {1, key...} (the window keys taken from, to give the units back) or {0, i, used,
+# ms until reset} naming the first full bucket.
+_RESERVE = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local taken = {}
+for i, bucket in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i - 1])
+  local window = tonumber(ARGV[2 * i])
+  local index = math.floor(tonumber(now[1]) / window)
+  local key = bucket .. ':' .. index
+  local used = tonumber(redis.call('GET', key) or '0')
+  if used + 1 > limit then
+    return {0, i, used, (index + 1) * window * 1000 - now_ms}
+  end
+  taken[i] = key
+end
+for i, key in ipairs(taken) do
+  if redis.call('INCR', key) == 1 then
+    redis.call('PEXPIRE', key, tonumber(ARGV[2 * i]) * 1000 + 1000)
+  end
+end
+return {1, unpack(taken)}
+"""
+# Gives back a unit to each window key a reservation took it from (an expired key stays gone).
+_RELEASE = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
 _BREAKER_S = 5.0
 
 
@@ -76,11 +109,29 @@ class Decision:
         return max(0, self.limit - self.used)
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Units taken by :meth:`Limiter.reserve`: kept (a confirmed use) or given back."""
+
+    redis_keys: tuple[str, ...] = ()
+    local_keys: tuple[tuple[str, int], ...] = ()
+
+
+class Refused(Exception):
+    """A reservation found ``decision``'s bucket full."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.policy)
+        self.decision = decision
+
+
 class Limiter:
     def __init__(self, redis: Redis | None, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_SCRIPT) if redis is not None else None
+        self._reserve = redis.register_script(_RESERVE) if redis is not None else None
+        self._release = redis.register_script(_RELEASE) if redis is not None else None
         self._local: dict[tuple[str, int], int] = {}
         self._skip_redis_until = 0.0
 
@@ -93,18 +144,14 @@ class Limiter:
 
     async def hit_many(self, hits: Sequence[Hit]) -> list[Decision]:
         """Several independent :meth:`hit` calls in one round trip to Redis."""
-        if self._script is not None and time.monotonic() >= self._skip_redis_until:
+        if self._script is not None and self._redis_usable():
             try:
                 flat = await self._script(
                     keys=[f"{self._prefix}:{h.bucket}" for h in hits],
                     args=[value for h in hits for value in (h.cost, h.limit, h.window_s)],
                 )
             except (RedisError, OSError) as exc:
-                # Fail open to a per-process limit, never to a 500; retry Redis in a few seconds.
-                self._skip_redis_until = time.monotonic() + _BREAKER_S
-                metrics.REDIS_ERRORS.inc()
-                metrics.REDIS_FALLBACKS.labels(component="ratelimit").inc()
-                log.warning("ratelimit.redis_unavailable", error_type=type(exc).__name__)
+                self._redis_failed(exc)
             else:
                 return [
                     Decision(
@@ -121,6 +168,65 @@ class Limiter:
             self._hit_local(h.policy, h.bucket, cost=h.cost, limit=h.limit, window_s=h.window_s)
             for h in hits
         ]
+
+    async def reserve(self, hits: Sequence[Hit]) -> Reservation:
+        """One unit from every bucket of ``hits`` at once, or :class:`Refused` taking nothing.
+
+        Unlike a read before and a write after, no number of concurrent callers can get past a
+        limit: the check and the take are one step (one script in Redis, no await locally)."""
+        if self._reserve is not None and self._redis_usable():
+            try:
+                out = await self._reserve(
+                    keys=[f"{self._prefix}:{h.bucket}" for h in hits],
+                    args=[value for h in hits for value in (h.limit, h.window_s)],
+                )
+            except (RedisError, OSError) as exc:
+                self._redis_failed(exc)
+            else:
+                if int(out[0]) == 1:
+                    return Reservation(redis_keys=tuple(_text(k) for k in out[1:]))
+                full = hits[int(out[1]) - 1]
+                raise Refused(_refusal(full, int(out[2]), -(-int(out[3]) // 1000)))
+        return self._reserve_local(hits)
+
+    async def release(self, reservation: Reservation) -> None:
+        """Give back what ``reservation`` took (the use it stood for did not count)."""
+        for key in reservation.local_keys:
+            if self._local.get(key, 0) > 0:
+                self._local[key] -= 1
+        if not reservation.redis_keys or self._release is None or not self._redis_usable():
+            return
+        try:
+            await self._release(keys=list(reservation.redis_keys))
+        except (RedisError, OSError) as exc:
+            self._redis_failed(exc)
+
+    def _redis_usable(self) -> bool:
+        return time.monotonic() >= self._skip_redis_until
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        # Fail open to a per-process limit, never to a 500; retry Redis in a few seconds.
+        self._skip_redis_until = time.monotonic() + _BREAKER_S
+        metrics.REDIS_ERRORS.inc()
+        metrics.REDIS_FALLBACKS.labels(component="ratelimit").inc()
+        log.warning("ratelimit.redis_unavailable", error_type=type(exc).__name__)
+
+    def _reserve_local(self, hits: Sequence[Hit]) -> Reservation:
+        now = time.time()
+        keys = []
+        for h in hits:
+            index = int(now // h.window_s)
+            key = (f"{h.bucket}:{h.window_s}", index)
+            used = self._local.get(key, 0)
+            if used + 1 > h.limit:
+                reset_s = max(1, int((index + 1) * h.window_s - now))
+                raise Refused(_refusal(h, used, reset_s))
+            keys.append(key)
+        if len(self._local) > 100_000:
+            self._prune(now)
+        for key in keys:
+            self._local[key] = self._local.get(key, 0) + 1
+        return Reservation(local_keys=tuple(keys))
 
     def _hit_local(
         self, policy: str, bucket: str, *, cost: int, limit: int, window_s: int
@@ -144,6 +250,14 @@ class Limiter:
             window_s = int(bucket.rsplit(":", 1)[1])
             if (index + 1) * window_s < now:
                 del self._local[(bucket, index)]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _refusal(hit: Hit, used: int, reset_s: int) -> Decision:
+    return Decision(hit.policy, False, hit.limit, used, hit.window_s, max(1, reset_s))
 
 
 def policy_headers(decisions: list[Decision]) -> dict[str, str]:

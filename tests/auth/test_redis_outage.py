@@ -18,6 +18,7 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import text
 
 from app.config import Settings
 from tests.auth.conftest import MakeKey
@@ -157,6 +158,7 @@ async def test_hung_redis_costs_at_most_its_timeout(
     async with running(ours) as app, asgi_client(app) as http:
         assert (await ingest(http, seen.headers)).status_code == 200
 
+        auth_before = fallbacks("auth")
         private_redis.signal(signal.SIGSTOP)  # accepts connections, never answers
         try:
             timings = []
@@ -171,3 +173,38 @@ async def test_hung_redis_costs_at_most_its_timeout(
     # A few timeouts at most (cache lookup and store, one limiter call before its breaker
     # opens), plus one Argon2 check: never a stall.
     assert max(timings) < 3.0, timings
+    # The verified-key cache has a breaker of its own: one timeout, then Redis is left alone
+    # (without it, each lookup and store of the unseen key waited for its own timeout).
+    assert fallbacks("auth") - auth_before == 1
+
+
+async def test_redis_stopped_pod_stays_ready_and_revoked_keys_are_still_refused(
+    private_redis: PrivateRedis, settings: Settings, new_key: MakeKey, engine: Any
+) -> None:
+    ours = settings.model_copy(update={"redis_url": private_redis.url})
+    revoked = await new_key()
+    other = await new_key(user="bob")
+    async with running(ours) as app, asgi_client(app) as http:
+        assert (await ingest(http, revoked.headers)).status_code == 200  # verified and cached
+        assert (await http.get("/readyz")).json()["status"] == "ready"
+
+        await private_redis.kill()
+        ready = await http.get("/readyz")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE api_keys SET revoked_at = now() WHERE key_id = :k"),
+                {"k": revoked.key_id},
+            )
+        refused = await ingest(http, revoked.headers)
+        accepted = await ingest(http, other.headers)
+        scraped = (await http.get("/metrics")).text
+
+    # The API still works through its fallbacks: a readiness probe must not pull the pod.
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["redis"].startswith("failed")
+    assert 'hae_dependency_up{dependency="redis"} 0.0' in scraped
+    assert 'hae_dependency_up{dependency="database"} 1.0' in scraped
+    assert refused.status_code == 401
+    assert accepted.status_code == 200, accepted.text

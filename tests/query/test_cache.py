@@ -1,6 +1,6 @@
-"""The Redis cache of aggregates: on for a user once an ingest has given them a data version;
-hits are served from Redis, the next ingest or a deletion makes the next read fresh; with Redis
-unreachable every read still works."""
+"""The Redis cache of aggregates, keyed by the user's data generation in PostgreSQL: hits are
+served from Redis, the next ingest or a deletion makes the next read fresh (even when Redis lost
+the invalidation); with Redis unreachable every read still works."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.main import create_app
-from app.query.cache import QueryCache, invalidate_user, version_key
+from app.query.cache import QueryCache, invalidate_user
 from tests import hae_generator as g
+from tests.auth.support import running
 from tests.conftest import TEST_REDIS_URL
 from tests.query.support import Account, ingest
 
@@ -39,32 +40,41 @@ async def day_total(client: httpx.AsyncClient, account: Account) -> float:
     return float(sum(b["sum"] for b in response.json()["items"]))
 
 
-async def test_nothing_is_cached_for_a_user_without_a_data_version(
-    client: httpx.AsyncClient, alice: Account, settings: Settings, app: Any
-) -> None:
-    await ingest(client, alice.headers, steps(g.T0, 10, seed=1))
-    await app.state.redis.delete(version_key(settings.redis_prefix, alice.user_id))
+async def generation(db: Any, user_id: int) -> int:
+    rows = await db("SELECT generation FROM user_data_generations WHERE user_id = :u", u=user_id)
+    return int(rows[0]["generation"]) if rows else 0
 
-    assert await day_total(client, alice) > 0
-    assert await entries(settings, alice.user_id) == []
+
+async def test_each_finished_ingest_bumps_the_generation_in_its_transaction(
+    client: httpx.AsyncClient, alice: Account, bob: Account, db: Any
+) -> None:
+    assert await generation(db, alice.user_id) == 0
+
+    await ingest(client, alice.headers, steps(g.T0, 10, seed=1))
+    first = await generation(db, alice.user_id)
+    await ingest(client, alice.headers, steps(g.T0 + g.HOUR, 10, seed=2))
+
+    assert first >= 1
+    assert await generation(db, alice.user_id) > first
+    assert await generation(db, bob.user_id) == 0  # per user
 
 
 async def test_reads_are_cached_and_never_stale_after_an_ingest(
     client: httpx.AsyncClient, alice: Account, bob: Account, settings: Settings, app: Any
 ) -> None:
     redis, prefix = app.state.redis, settings.redis_prefix
-    await ingest(client, alice.headers, steps(g.T0, 10, seed=1))  # gives alice a version
+    await ingest(client, alice.headers, steps(g.T0, 10, seed=1))
     listed = (await client.get("/v1/metrics", headers=alice.headers)).json()
     total = await day_total(client, alice)
     cached = await entries(settings, alice.user_id)
     assert len(cached) == 2  # the metric list and the day buckets
 
     # Served from Redis: a value planted under the current version is what comes back.
-    cache = QueryCache(redis, prefix)
+    cache = QueryCache(redis, prefix, engine=app.state.engine)
     assert await cache.get_or_compute(alice.user_id, "metrics", (), _fail) == listed
     assert await day_total(client, alice) == total
 
-    # The ingest itself invalidates (IngestService.process): no manual step.
+    # The ingest itself moves the generation on (in its transaction): no manual step.
     await ingest(client, alice.headers, steps(g.T0 + g.HOUR, 10, seed=2))
 
     assert await day_total(client, alice) > total
@@ -78,11 +88,11 @@ async def _fail() -> Any:
 
 
 async def test_a_deletion_invalidates_cached_reads(
-    client: httpx.AsyncClient, alice: Account, settings: Settings, app: Any
+    client: httpx.AsyncClient, alice: Account, db: Any
 ) -> None:
     await ingest(client, alice.headers, steps(g.T0, 10, seed=1))
     assert await day_total(client, alice) > 0
-    version = await app.state.redis.get(version_key(settings.redis_prefix, alice.user_id))
+    before = await generation(db, alice.user_id)
 
     deleted = await client.delete(
         "/v1/data", params={"metric": "step_count"}, headers=alice.headers
@@ -90,19 +100,25 @@ async def test_a_deletion_invalidates_cached_reads(
 
     assert deleted.status_code == 200
     assert await day_total(client, alice) == 0
-    after = await app.state.redis.get(version_key(settings.redis_prefix, alice.user_id))
-    assert int(after) == int(version) + 1
+    assert await generation(db, alice.user_id) == before + 1
 
 
-async def test_a_deletion_does_not_switch_caching_on(
-    client: httpx.AsyncClient, alice: Account, settings: Settings, app: Any
+async def test_an_invalidation_lost_in_redis_leaves_no_stale_read(
+    client: httpx.AsyncClient, alice: Account, settings: Settings
 ) -> None:
     await ingest(client, alice.headers, steps(g.T0, 10, seed=1))
-    await app.state.redis.delete(version_key(settings.redis_prefix, alice.user_id))
+    total = await day_total(client, alice)
+    assert len(await entries(settings, alice.user_id)) == 1  # the day buckets, cached
 
-    await client.delete("/v1/data", params={"section": "ecg"}, headers=alice.headers)
+    # Another replica takes the next sync while Redis does not answer it (a stall): the data is
+    # committed and acknowledged, whatever invalidation that replica attempted is lost.
+    stalled = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    async with running(stalled) as replica:
+        transport = httpx.ASGITransport(app=replica)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            await ingest(http, alice.headers, steps(g.T0 + g.HOUR, 10, seed=2))
 
-    assert await app.state.redis.get(version_key(settings.redis_prefix, alice.user_id)) is None
+    assert await day_total(client, alice) > total
 
 
 async def test_reads_work_with_redis_unreachable(
