@@ -277,7 +277,7 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine, redis: Redis) -> i
             print(json.dumps(record, default=str, ensure_ascii=False))
         return 0
     if args.group == "ingestions" and args.command == "replay":
-        service = IngestService(engine, partitions, get_settings(), redis=redis)
+        service = IngestService(engine, partitions, get_settings())
         if args.failed:
             async with engine.connect() as conn:
                 ids = list(

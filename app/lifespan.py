@@ -38,7 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.auth = AuthService(
         engine, settings, redis=redis, limiter=limiter, partitions=partitions
     )
-    app.state.ingest = IngestService(engine, partitions, settings, redis=redis)
+    app.state.ingest = IngestService(engine, partitions, settings)
     app.state.migration_head = migration_head()
     # For GET /v1/ingestions/{id}?wait=: connected on first use.
     app.state.finished = notify.Listener(settings.database_url, (notify.FINISHED,))

@@ -24,7 +24,6 @@ from app.db.errors import STORAGE_ERRORS
 from app.db.partitions import PartitionManager
 from app.ingest import jobs, notify
 from app.ingest.service import IngestService
-from app.lifespan import create_redis
 from app.logging import configure as configure_logging
 
 log = structlog.get_logger("app.worker")
@@ -33,8 +32,7 @@ log = structlog.get_logger("app.worker")
 async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool = False) -> int:
     """Process until ``stop`` is set (finishing the ingestion in hand), or the queue is empty."""
     engine = create_engine(settings, pool_size=3)
-    redis = create_redis(settings)
-    service = IngestService(engine, PartitionManager(engine), settings, redis=redis)
+    service = IngestService(engine, PartitionManager(engine), settings)
     # Woken by NOTIFY when a body is queued; the poll interval remains for due retries, and for
     # any notification lost while the listening connection was down.
     listener = notify.Listener(settings.database_url, (notify.QUEUED,))
@@ -64,7 +62,6 @@ async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool =
             log.info("worker.ingestion_done", status=report.get("status"))
     finally:
         await listener.close()
-        await redis.aclose()
         await engine.dispose()
         log.info("worker.stopped", processed=processed)
     return processed

@@ -109,7 +109,6 @@ class EraseService:
                     "total": total,
                 },
             )
-        await self._cache.bump(user_id)
         log.info("data.deleted", total=total)
         scope: dict[str, JsonValue] = {
             "from": lo.text() if lo else None,

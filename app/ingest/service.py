@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
@@ -40,7 +39,6 @@ from app.ingest.report.builder import ReportBuilder, as_duplicate
 from app.ingest.types import Attempt, Envelope, Job, Outcome, RawIngestion
 from app.ingest.write.strategy import Fallback, OneTransaction, PerSeries, Strategy
 from app.observability import metrics
-from app.query import cache as query_cache
 
 log = structlog.get_logger(__name__)
 
@@ -58,12 +56,9 @@ class IngestService:
         engine: AsyncEngine,
         partitions: PartitionManager,
         settings: Settings,
-        *,
-        redis: Redis | None = None,
     ) -> None:
         self._engine = engine
         self._autocommit = autocommit(engine)
-        self._redis = redis
         self._partitions = partitions
         self._settings = settings
         self._metrics = MetricsSection(engine, unknown_cap=settings.max_unknown_metrics_per_user)
@@ -123,11 +118,6 @@ class IngestService:
             report = await self.jobs.interrupted(ingestion, type(exc).__name__)
             counting.count_payload(report["status"])
             return report
-        finally:
-            # Committed by now (or nothing was): cached read aggregates of this user are stale.
-            await query_cache.invalidate_user(
-                self._redis, self._settings.redis_prefix, ingestion.user_id
-            )
 
     async def _process(
         self, ingestion: RawIngestion, body: bytes, use_digests: bool

@@ -55,11 +55,6 @@ def _unavailable(operation: str, exc: BaseException) -> None:
     log.warning("query_cache.redis_unavailable", operation=operation, error_type=type(exc).__name__)
 
 
-async def invalidate_user(redis: Redis | None, prefix: str, user_id: int) -> None:
-    """Formerly the ingest hook; nothing is left to do here: the data generation is bumped in
-    the ingestion's own transaction. Kept so its caller need not change in the same step."""
-
-
 class QueryCache:
     def __init__(
         self,
@@ -106,11 +101,6 @@ class QueryCache:
         except _ERRORS as exc:
             _unavailable("set", exc)
         return value
-
-    async def bump(self, user_id: int) -> bool:
-        """Formerly required after a deletion; the deletion's audit row now bumps the generation
-        in its transaction. Kept so its caller need not change in the same step."""
-        return True
 
     async def purge(self, user_id: int) -> int | None:
         """Delete every cache entry of the user and their version; the count, None if Redis is down."""

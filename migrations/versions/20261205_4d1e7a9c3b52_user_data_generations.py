@@ -1,7 +1,7 @@
 """user data generations: the read cache is keyed by a version bumped with the data
 
 Revision ID: 4d1e7a9c3b52
-Revises: 9c2e41d7a0b3
+Revises: 3d1f7a92c0e4
 Create Date: 2026-12-05 06:15:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4d1e7a9c3b52"
-down_revision: str | None = "9c2e41d7a0b3"
+down_revision: str | None = "3d1f7a92c0e4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.main import create_app
-from app.query.cache import QueryCache, invalidate_user
+from app.query.cache import QueryCache
 from tests import hae_generator as g
 from tests.auth.support import running
 from tests.conftest import TEST_REDIS_URL
@@ -130,7 +130,6 @@ async def test_reads_work_with_redis_unreachable(
     broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     application = create_app(broken)
     async with application.router.lifespan_context(application):
-        await invalidate_user(application.state.redis, broken.redis_prefix, alice.user_id)
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             paths = [
