@@ -34,7 +34,7 @@ def create(
     ] = None,
     name: Annotated[str | None, typer.Option(help="a label, e.g. the device")] = None,
     expires_days: Annotated[
-        int | None, typer.Option(help="the key stops working after N days")
+        int | None, typer.Option(min=1, help="the key stops working after N days (N >= 1)")
     ] = None,
     rate_limit_requests: Annotated[
         int | None, typer.Option(min=1, help="requests per window (default: server's)")
@@ -48,7 +48,7 @@ def create(
         user=user,
         scopes=tuple(s.value for s in scope) if scope else ("write",),
         label=name,
-        expires=timedelta(days=expires_days) if expires_days else None,
+        expires=None if expires_days is None else timedelta(days=expires_days),
         rate_limit_requests=rate_limit_requests,
         rate_limit_bytes=rate_limit_bytes,
     )
