@@ -1,7 +1,9 @@
-"""``keys create|list|revoke|rotate``: API keys; a secret is printed once, as the last line."""
+"""``keys create|list|revoke|rotate|verify``: API keys; a secret is printed once, as the last line."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -10,6 +12,7 @@ from typing import Annotated
 import typer
 
 from app.audit import repository as audit
+from app.auth import keys as auth_keys
 from app.auth import repository as auth_repo
 from app.auth import service as auth_service
 from app.cli.runtime import EXIT_NOT_FOUND, EXIT_OK, Action, Clients, fail, user_id_by_name
@@ -70,6 +73,14 @@ def revoke(key_id: KeyId) -> Action:
 )
 def rotate(key_id: KeyId, grace_hours: Annotated[float, typer.Option()] = 24.0) -> Action:
     return partial(rotate_key, key_id=key_id, grace=timedelta(hours=grace_hours))
+
+
+@keys.command(
+    "verify",
+    help="read a key on stdin: exit 0 when it authenticates now, 4 when not (revoked, expired...)",
+)
+def verify() -> Action:
+    return partial(verify_key, token=sys.stdin.readline().strip())
 
 
 async def create_key(
@@ -147,6 +158,27 @@ async def rotate_key(clients: Clients, *, key_id: str, grace: timedelta) -> int:
         f"created key {new.key_id}; {old.key_id} stops working at {old.expires_at:%Y-%m-%d %H:%M} UTC"
     )
     _print_secret(token)
+    return EXIT_OK
+
+
+async def verify_key(clients: Clients, *, token: str) -> int:
+    """What the API would decide, without counting a failure or touching ``last_used_at``."""
+    parsed = auth_keys.parse(token)
+    if parsed is None:
+        return fail("not an API key", EXIT_NOT_FOUND)
+    key_id, secret = parsed
+    async with clients.engine.connect() as conn:
+        record = await auth_repo.key_by_key_id(conn, key_id)
+    if record is None or not await asyncio.to_thread(auth_keys.verify, record.secret_hash, secret):
+        return fail(f"no key {key_id!r} with this secret", EXIT_NOT_FOUND)
+    now = datetime.now(UTC)
+    if record.revoked_at is not None or record.user_disabled_at is not None:
+        return fail(f"key {key_id} is revoked or its user disabled", EXIT_NOT_FOUND)
+    if record.expires_at is not None and record.expires_at <= now:
+        return fail(
+            f"key {key_id} expired at {record.expires_at:%Y-%m-%d %H:%M} UTC", EXIT_NOT_FOUND
+        )
+    print(f"key {key_id} authenticates, scopes {','.join(record.scopes)}")
     return EXIT_OK
 
 

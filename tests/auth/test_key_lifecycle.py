@@ -3,6 +3,8 @@ whatever was cached (in process, in Redis, on another replica)."""
 
 from __future__ import annotations
 
+import io
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -182,3 +184,23 @@ async def test_cli_create_with_expires_days_sets_the_expiry(cli: Any, db: Any) -
     row = (await db("SELECT expires_at - created_at AS valid FROM api_keys"))[0]
     assert timedelta(hours=23) < row["valid"] <= timedelta(days=1, minutes=1)
 
+
+async def test_cli_verify_says_whether_a_key_authenticates(
+    cli: Any, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def verify(token: str) -> int:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(token + "\n"))
+        return int((await cli("keys", "verify")).code)
+
+    assert (await cli("users", "create", "mia")).code == 0
+    token = (await cli("keys", "create", "mia")).last_line
+    key_id = token.split("_")[1]
+
+    assert await verify(token) == 0
+    assert await verify(token[:-1] + ("a" if token[-1] != "a" else "b")) == 4
+    assert await verify("not a key") == 4
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE api_keys SET expires_at = now() - interval '1 minute'"))
+    assert await verify(token) == 4
+    assert (await cli("keys", "revoke", key_id)).code == 0
+    assert await verify(token) == 4
