@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
@@ -36,6 +36,9 @@ Until = Annotated[
 Limit = Annotated[int, typer.Option()]
 
 
+Records = list[dict[str, Any]]
+
+
 @reports.command("audit", help="show the audit trail (newest first)")
 def audit(
     user: User = None,
@@ -46,7 +49,13 @@ def audit(
     until: Until = None,
     limit: Limit = 100,
 ) -> Action:
-    return partial(show_audit, user=user, action=action, since=since, until=until, limit=limit)
+    async def records(clients: Clients, user_id: int | None) -> Records:
+        async with clients.sessions()() as session:
+            return await audit_repo.search(
+                session, user_id=user_id, action=action, since=since, until=until, limit=limit
+            )
+
+    return partial(report, user=user, records=records)
 
 
 @reports.command("quality", help="improbable values that were stored and flagged")
@@ -57,7 +66,13 @@ def quality(
     until: Until = None,
     limit: Limit = 100,
 ) -> Action:
-    return partial(show_quality, user=user, metric=metric, since=since, until=until, limit=limit)
+    async def records(clients: Clients, user_id: int | None) -> Records:
+        async with clients.engine.connect() as conn:
+            return await quality_repo.list_flags(
+                conn, user_id=user_id, metric=metric, since=since, until=until, limit=limit
+            )
+
+    return partial(report, user=user, records=records)
 
 
 @reports.command("freshness", help="last data per user, metric and automation")
@@ -67,70 +82,35 @@ def freshness(
         float | None, typer.Option(help="only users whose last ingest is older than this")
     ] = None,
 ) -> Action:
-    return partial(show_freshness, user=user, silent_hours=silent_hours)
+    async def records(clients: Clients, user_id: int | None) -> Records:
+        async with clients.engine.connect() as conn:
+            found = await quality_repo.freshness(conn, user_id)
+        if silent_hours is None:
+            return found
+        return _silent_users(found, datetime.now(UTC) - timedelta(hours=silent_hours))
+
+    return partial(report, user=user, records=records)
 
 
-async def show_audit(
+async def report(
     clients: Clients,
     *,
     user: str | None,
-    action: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
+    records: Callable[[Clients, int | None], Awaitable[Records]],
 ) -> int:
+    """The records (of one user, or of everyone), one JSON object a line."""
     user_id = None
     if user is not None and (user_id := await user_id_by_name(clients, user)) is None:
         return fail(f"no user {user!r}", EXIT_NOT_FOUND)
-    async with clients.sessions()() as session:
-        records = await audit_repo.search(
-            session, user_id=user_id, action=action, since=since, until=until, limit=limit
-        )
-    _print_lines(records)
+    for record in await records(clients, user_id):
+        print(json.dumps(record, default=str, ensure_ascii=False))
     return EXIT_OK
 
 
-async def show_quality(
-    clients: Clients,
-    *,
-    user: str | None,
-    metric: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-) -> int:
-    user_id = None
-    if user is not None and (user_id := await user_id_by_name(clients, user)) is None:
-        return fail(f"no user {user!r}", EXIT_NOT_FOUND)
-    async with clients.engine.connect() as conn:
-        records = await quality_repo.list_flags(
-            conn, user_id=user_id, metric=metric, since=since, until=until, limit=limit
-        )
-    _print_lines(records)
-    return EXIT_OK
-
-
-async def show_freshness(clients: Clients, *, user: str | None, silent_hours: float | None) -> int:
-    user_id = None
-    if user is not None and (user_id := await user_id_by_name(clients, user)) is None:
-        return fail(f"no user {user!r}", EXIT_NOT_FOUND)
-    async with clients.engine.connect() as conn:
-        records = await quality_repo.freshness(conn, user_id)
-    if silent_hours is not None:
-        records = _silent_users(records, datetime.now(UTC) - timedelta(hours=silent_hours))
-    _print_lines(records)
-    return EXIT_OK
-
-
-def _silent_users(records: list[dict[str, Any]], cutoff: datetime) -> list[dict[str, Any]]:
+def _silent_users(records: Records, cutoff: datetime) -> Records:
     """The records of users whose latest ingest (of anything) is before ``cutoff``."""
     latest: dict[str, datetime] = {}
     for record in records:
         user, at = record["user"], record["last_ingested_at"]
         latest[user] = max(latest.get(user, at), at)
     return [record for record in records if latest[record["user"]] < cutoff]
-
-
-def _print_lines(records: Iterable[dict[str, Any]]) -> None:
-    for record in records:
-        print(json.dumps(record, default=str, ensure_ascii=False))

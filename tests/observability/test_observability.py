@@ -247,7 +247,7 @@ async def test_silent_users_gauge_and_cli(
     assert _value(samples, "hae_users_silent", hours="72") == 0
     capsys.readouterr()
     clients = Clients(engine, None, settings)
-    code = await reports.show_freshness(clients, user=None, silent_hours=24)
+    code = await reports.freshness(silent_hours=24)(clients)
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
     assert {p["user"] for p in printed} == {"quiet"}
