@@ -20,7 +20,7 @@ from app.cli.runtime import EXIT_NOT_FOUND, EXIT_OK, Action, Clients, fail, user
 keys = typer.Typer(help="manage API keys", no_args_is_help=True)
 
 
-class Scope(StrEnum):  # auth_service.SCOPES
+class Scope(StrEnum):  # auth_service.SCOPES, which create_key enforces in any case
     read = "read"
     write = "write"
 
