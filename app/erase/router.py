@@ -12,6 +12,7 @@ from app.auth.dependencies import PrincipalDep
 from app.auth.service import Principal
 from app.erase.service import SECTIONS, EraseService
 from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
+from app.export.router import RangeEnd, RangeStart, RangeTz
 from app.query import render
 from app.query.dependencies import EngineDep, RedisDep
 from app.query.errors import ConfirmationRequired, InvalidQuery, InvalidRequest
@@ -39,12 +40,9 @@ EraseServiceDep = Annotated[EraseService, Depends(get_erase_service)]
 async def delete_data(
     principal: OwnerDep,
     service: EraseServiceDep,
-    start: Annotated[
-        str | None,
-        Query(alias="from", description="Inclusive; as in /v1/metrics/{name} (local or instant)."),
-    ] = None,
-    to: Annotated[str | None, Query(description="Exclusive.")] = None,
-    tz: Annotated[str | None, Query(description="IANA zone for local `from`/`to`.")] = None,
+    start: RangeStart = None,
+    to: RangeEnd = None,
+    tz: RangeTz = None,
     metric: Annotated[str | None, Query(description="Only this metric.")] = None,
     section: Annotated[
         str | None, Query(description=f"Only this section: {', '.join(SECTIONS)}.")

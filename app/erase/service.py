@@ -26,7 +26,7 @@ from app.ingest import catalog, digests
 from app.query.cache import Json, JsonValue, QueryCache
 from app.query.errors import ConfirmationRequired, InvalidQuery
 from app.query.specs import SLEEP, spec_for
-from app.query.timerange import parse_range, parse_tz
+from app.query.timerange import Bound, parse_range, parse_tz
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +35,21 @@ RAW_NOTE = (
     "Archived request bodies (raw_ingestions) are kept until the account is erased;"
     " replaying one would store its points again."
 )
+
+
+def _check_selection(
+    start: str | None, end: str | None, metric: str | None, section: str | None
+) -> None:
+    if metric is not None and section is not None:
+        raise InvalidQuery("give `metric` or `section`, not both", field="section")
+    if section is not None and section not in SECTIONS:
+        raise InvalidQuery(f"`section` must be one of {', '.join(SECTIONS)}", field="section")
+    if start is None and end is None and metric is None and section is None:
+        raise InvalidQuery(
+            "nothing selected: give a range, a metric or a section"
+            " (to delete everything, erase the account)",
+            field="from",
+        )
 
 
 def _now() -> str:
@@ -61,71 +76,64 @@ class EraseService:
         section: str | None,
     ) -> Json:
         """Delete the user's rows in [start, end) (all, one metric, or one section)."""
-        if metric is not None and section is not None:
-            raise InvalidQuery("give `metric` or `section`, not both", field="section")
-        if section is not None and section not in SECTIONS:
-            raise InvalidQuery(f"`section` must be one of {', '.join(SECTIONS)}", field="section")
-        if start is None and end is None and metric is None and section is None:
-            raise InvalidQuery(
-                "nothing selected: give a range, a metric or a section"
-                " (to delete everything, erase the account)",
-                field="from",
-            )
+        _check_selection(start, end, metric, section)
         lo, hi = parse_range(start, end, parse_tz(tz))
         receipt_id = str(uuid.uuid4())
-        deleted: dict[str, int] = {}
-        async with self._engine.begin() as conn:
-            targets = await self._targets(conn, metric, section)
-            workouts = section in (None, "workouts") and metric is None
-            await repository.lock(
-                conn,
-                user_id,
-                [t.table for t in targets] + (list(repository.WORKOUT_TABLES) if workouts else []),
-            )
-            flags = 0
-            for target in targets:
-                rows, flagged = await repository.delete_rows(conn, user_id, target, lo, hi)
-                # Digests vouching for rows of this table are void (a count would catch most
-                # deletions, not one paired with an insert of another source's point).
-                await digests.invalidate(conn, target.table, user_id)
-                deleted[target.table] = deleted.get(target.table, 0) + rows
-                flags += flagged
-            if workouts:
-                counts = await repository.delete_workouts(conn, user_id, lo, hi)
-                flags += counts.pop("quality_flags")
-                deleted.update(counts)
-            deleted["quality_flags"] = flags
-            total = sum(deleted.values())
-            await audit.record(
-                conn,
-                action="data.deleted",
-                user_id=user_id,
-                details={
-                    "receipt_id": receipt_id,
-                    "from": lo.text() if lo else None,
-                    "to": hi.text() if hi else None,
-                    "selection": "metric" if metric else section or "all",
-                    "deleted": deleted,
-                    "total": total,
-                },
-            )
-        log.info("data.deleted", total=total)
-        scope: dict[str, JsonValue] = {
+        span: dict[str, JsonValue] = {
             "from": lo.text() if lo else None,
             "to": hi.text() if hi else None,
-            "tz": tz,
-            "metric": metric,
-            "section": section,
         }
+        async with self._engine.begin() as conn:
+            deleted = await self._delete_selection(conn, user_id, lo, hi, metric, section)
+            total = sum(deleted.values())
+            details = {
+                "receipt_id": receipt_id,
+                **span,
+                "selection": "metric" if metric else section or "all",
+                "deleted": deleted,
+                "total": total,
+            }
+            await audit.record(conn, action="data.deleted", user_id=user_id, details=details)
+        log.info("data.deleted", total=total)
         return {
             "receipt_id": receipt_id,
             "action": "data.deleted",
             "at": _now(),
-            "scope": scope,
+            "scope": {**span, "tz": tz, "metric": metric, "section": section},
             "deleted": deleted,
             "total": total,
             "notes": [RAW_NOTE],
         }
+
+    async def _delete_selection(
+        self,
+        conn: AsyncConnection,
+        user_id: int,
+        lo: Bound | None,
+        hi: Bound | None,
+        metric: str | None,
+        section: str | None,
+    ) -> dict[str, int]:
+        """Rows deleted per table, ``quality_flags`` included, under the writers' locks."""
+        targets = await self._targets(conn, metric, section)
+        workouts = section in (None, "workouts") and metric is None
+        tables = [t.table for t in targets] + (list(repository.WORKOUT_TABLES) if workouts else [])
+        await repository.lock(conn, user_id, tables)
+        deleted: dict[str, int] = {}
+        flags = 0
+        for target in targets:
+            rows, flagged = await repository.delete_rows(conn, user_id, target, lo, hi)
+            # Digests vouching for rows of this table are void (a count would catch most
+            # deletions, not one paired with an insert of another source's point).
+            await digests.invalidate(conn, target.table, user_id)
+            deleted[target.table] = deleted.get(target.table, 0) + rows
+            flags += flagged
+        if workouts:
+            counts = await repository.delete_workouts(conn, user_id, lo, hi)
+            flags += counts.pop("quality_flags")
+            deleted.update(counts)
+        deleted["quality_flags"] = flags
+        return deleted
 
     async def _targets(
         self, conn: AsyncConnection, metric: str | None, section: str | None

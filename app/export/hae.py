@@ -41,6 +41,13 @@ def _put(out: Obj, key: str, value: object) -> None:
         out[key] = value
 
 
+def _put_columns(out: Obj, row: RowMapping, fields: Sequence[tuple[str, str]]) -> Obj:
+    """``_put`` each (key, column) pair, in order."""
+    for key, column in fields:
+        _put(out, key, row[column])
+    return out
+
+
 def _date(at: datetime | None, offset: int | None) -> str | None:
     return None if at is None else format_date(at, offset or 0)
 
@@ -62,13 +69,12 @@ def quantity(row: RowMapping) -> Obj:
     return _splice(out, row["extra"])
 
 
+_MIN_AVG_MAX = (("Min", "min"), ("Avg", "avg"), ("Max", "max"))
+_HEART_RATE = (*_MIN_AVG_MAX, ("context", "context"))
+
+
 def heart_rate(row: RowMapping) -> Obj:
-    out = _point(row)
-    _put(out, "Min", row["min"])
-    _put(out, "Avg", row["avg"])
-    _put(out, "Max", row["max"])
-    _put(out, "context", row["context"])
-    return out
+    return _put_columns(_point(row), row, _HEART_RATE)
 
 
 def blood_pressure(row: RowMapping) -> Obj:
@@ -99,12 +105,15 @@ def hygiene(row: RowMapping) -> Obj:
     return out
 
 
+_SEXUAL_ACTIVITY = (
+    ("Unspecified", "unspecified"),
+    ("Protection Used", "protection_used"),
+    ("Protection Not Used", "protection_not_used"),
+)
+
+
 def sexual_activity(row: RowMapping) -> Obj:
-    out = _point(row)
-    _put(out, "Unspecified", row["unspecified"])
-    _put(out, "Protection Used", row["protection_used"])
-    _put(out, "Protection Not Used", row["protection_not_used"])
-    return out
+    return _put_columns(_point(row), row, _SEXUAL_ACTIVITY)
 
 
 _NIGHT_VALUES = (
@@ -131,9 +140,7 @@ def sleep_night(row: RowMapping) -> Obj:
         date: str = f"{night.astimezone(fixed(offset)):%Y-%m-%d}"
     else:
         date = format_date(night, offset)
-    out: Obj = {"date": date}
-    for key, column in _NIGHT_VALUES:
-        _put(out, key, row[column])
+    out = _put_columns({"date": date}, row, _NIGHT_VALUES)
     offsets: Sequence[int | None] = row["bound_offsets_min"] or [offset] * 4
     for (key, column), bound_offset in zip(_NIGHT_BOUNDS, offsets, strict=True):
         _put(out, key, _date(row[column], bound_offset if bound_offset is not None else offset))
@@ -171,15 +178,12 @@ def workout_head(row: RowMapping) -> Obj:
     return _splice(out, row["extra"])
 
 
+_SERIES_POINT = (("qty", "qty"), *_MIN_AVG_MAX, ("units", "unit"), ("source", "source"))
+
+
 def workout_series_point(row: RowMapping) -> Obj:
     out: Obj = {"date": format_date(row["start_at"], row["utc_offset_min"])}
-    _put(out, "qty", row["qty"])
-    _put(out, "Min", row["min"])
-    _put(out, "Avg", row["avg"])
-    _put(out, "Max", row["max"])
-    _put(out, "units", row["unit"])
-    _put(out, "source", row["source"])
-    return _splice(out, row["extra"])
+    return _splice(_put_columns(out, row, _SERIES_POINT), row["extra"])
 
 
 _ROUTE_FIELDS = (
@@ -223,19 +227,21 @@ def _event(row: RowMapping) -> Obj:
 def symptom(row: RowMapping) -> Obj:
     out = _event(row)
     out["name"] = row["name"]
-    _put(out, "severity", row["severity"])
-    _put(out, "userEntered", row["user_entered"])
-    _put(out, "source", row["source"])
-    return _splice(out, row["extra"])
+    fields = (("severity", "severity"), ("userEntered", "user_entered"), ("source", "source"))
+    return _splice(_put_columns(out, row, fields), row["extra"])
+
+
+_ECG = (
+    ("classification", "classification"),
+    ("severity", "severity"),
+    ("averageHeartRate", "average_heart_rate"),
+    ("samplingFrequency", "sampling_frequency_hz"),
+    ("numberOfVoltageMeasurements", "number_of_voltage_measurements"),
+)
 
 
 def ecg(row: RowMapping) -> Obj:
-    out = _event(row)
-    _put(out, "classification", row["classification"])
-    _put(out, "severity", row["severity"])
-    _put(out, "averageHeartRate", row["average_heart_rate"])
-    _put(out, "samplingFrequency", row["sampling_frequency_hz"])
-    _put(out, "numberOfVoltageMeasurements", row["number_of_voltage_measurements"])
+    out = _put_columns(_event(row), row, _ECG)
     voltages, times, unit = row["voltages"], row["voltage_times"], row["voltage_unit"]
     if voltages:
         samples: list[Obj] = []
@@ -263,16 +269,28 @@ def heart_rate_notification(row: RowMapping) -> Obj:
     return _splice(out, row["extra"])
 
 
+_STATE_OF_MIND = (
+    ("id", "external_id"),
+    ("kind", "kind"),
+    ("labels", "labels"),
+    ("associations", "associations"),
+    ("valence", "valence"),
+    ("valenceClassification", "valence_classification"),
+)
+
+
 def state_of_mind(row: RowMapping) -> Obj:
-    out = _event(row)
-    _put(out, "id", row["external_id"])
-    _put(out, "kind", row["kind"])
-    _put(out, "labels", row["labels"])
-    _put(out, "associations", row["associations"])
-    _put(out, "valence", row["valence"])
-    _put(out, "valenceClassification", row["valence_classification"])
+    out = _put_columns(_event(row), row, _STATE_OF_MIND)
     _put(out, "metadata", _raw(row["metadata"]))
     return _splice(out, row["extra"])
+
+
+_MEDICATION = (
+    ("form", "form"),
+    ("status", "status"),
+    ("isArchived", "is_archived"),
+    ("dosage", "dosage"),
+)
 
 
 def medication(row: RowMapping) -> Obj:
@@ -280,10 +298,7 @@ def medication(row: RowMapping) -> Obj:
     out["displayText"] = row["display_text"]
     _put(out, "nickname", row["nickname"])
     _put(out, "scheduledDate", _date(row["scheduled_at"], row["scheduled_offset_min"]))
-    _put(out, "form", row["form"])
-    _put(out, "status", row["status"])
-    _put(out, "isArchived", row["is_archived"])
-    _put(out, "dosage", row["dosage"])
+    _put_columns(out, row, _MEDICATION)
     _put(out, "codings", _raw(row["codings"]))
     return _splice(out, row["extra"])
 
@@ -291,10 +306,8 @@ def medication(row: RowMapping) -> Obj:
 def cycle_tracking(row: RowMapping) -> Obj:
     out = _event(row)
     out["name"] = row["name"]
-    _put(out, "value", row["value"])
-    _put(out, "isCycleStart", row["is_cycle_start"])
-    _put(out, "source", row["source"])
-    return _splice(out, row["extra"])
+    fields = (("value", "value"), ("isCycleStart", "is_cycle_start"), ("source", "source"))
+    return _splice(_put_columns(out, row, fields), row["extra"])
 
 
 EVENTS = {

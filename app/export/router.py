@@ -17,6 +17,14 @@ from app.query.timerange import parse_range, parse_tz
 
 router = APIRouter(prefix="/v1", tags=["export"])
 
+# The range of a user's data, as the export and the deletion API take it.
+RangeStart = Annotated[
+    str | None,
+    Query(alias="from", description="Inclusive; as in /v1/metrics/{name} (local or instant)."),
+]
+RangeEnd = Annotated[str | None, Query(description="Exclusive.")]
+RangeTz = Annotated[str | None, Query(description="IANA zone for local `from`/`to`.")]
+
 
 @router.get(
     "/export",
@@ -32,12 +40,9 @@ router = APIRouter(prefix="/v1", tags=["export"])
 async def export(
     principal: ReaderDep,
     engine: EngineDep,
-    start: Annotated[
-        str | None,
-        Query(alias="from", description="Inclusive; as in /v1/metrics/{name} (local or instant)."),
-    ] = None,
-    to: Annotated[str | None, Query(description="Exclusive.")] = None,
-    tz: Annotated[str | None, Query(description="IANA zone for local `from`/`to`.")] = None,
+    start: RangeStart = None,
+    to: RangeEnd = None,
+    tz: RangeTz = None,
 ) -> StreamingResponse:
     """Everything of this key's user (or a time range) as HAE JSON, re-importable anywhere."""
     lo, hi = parse_range(start, to, parse_tz(tz))

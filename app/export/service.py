@@ -68,6 +68,95 @@ class _Chunks:
         return data
 
 
+@dataclass(slots=True)
+class _Document:
+    """One export being written: its snapshot connection, the user and range, the output so far
+    and the rows counted per table."""
+
+    conn: AsyncConnection
+    user_id: int
+    lo: Bound | None
+    hi: Bound | None
+    out: _Chunks = field(default_factory=_Chunks)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def count(self, table: str) -> None:
+        self.counts[table] = self.counts.get(table, 0) + 1
+
+    async def sections(self) -> AsyncIterator[None]:
+        """Writes the whole document into ``out``; yields whenever ``out`` is full."""
+        self.out.add(b'{"data":{"metrics":[')
+        async for _ in self._metrics():
+            yield None
+        self.out.add(b'],"workouts":[')
+        async for _ in self._workouts():
+            yield None
+        for key, source in repository.EVENT_SOURCES.items():
+            self.out.add(b'],"' + key.encode() + b'":[')
+            async for _ in self._events(key, source):
+                yield None
+        self.out.add(b"]}}")
+
+    async def _metrics(self) -> AsyncIterator[None]:
+        """Metric series, a new one wherever the metric or its unit changes."""
+        names = await repository.metric_names(self.conn)
+        first_series = True
+        for source in repository.METRIC_SOURCES:
+            encode_row, fixed_name = _METRICS[source.table]
+            current: tuple[str, str | None] | None = None
+            first_point = True
+            async for row in repository.rows(self.conn, source, self.user_id, self.lo, self.hi):
+                name = fixed_name or names[int(row["metric_id"])]
+                key = (name, row["unit"])
+                if key != current:
+                    if current is not None:
+                        self.out.add(b"]}")
+                    head = _encode({"name": name, "units": row["unit"]})
+                    self.out.add((b"" if first_series else b",") + head[:-1] + b',"data":[')
+                    first_series, first_point, current = False, True, key
+                self.out.add((b"" if first_point else b",") + _encode(encode_row(row)))
+                first_point = False
+                self.count(source.table)
+                if self.out.full:
+                    yield None
+            if current is not None:
+                self.out.add(b"]}")
+
+    async def _workouts(self) -> AsyncIterator[None]:
+        """Workouts with their series and route; series come from one cursor in workout order."""
+        conn, user_id = self.conn, self.user_id
+        series_rows = aiter(repository.workout_series(conn, user_id, self.lo, self.hi))
+        pending = await anext(series_rows, None)
+        first = True
+        async for row in repository.workouts(conn, user_id, self.lo, self.hi):
+            item = hae.workout_head(row)
+            series: dict[str, list[hae.Obj]] = {}
+            while pending is not None and pending["workout_id"] == row["id"]:
+                series.setdefault(pending["series"], []).append(hae.workout_series_point(pending))
+                self.count("workout_series")
+                pending = await anext(series_rows, None)
+            item.update(series)
+            route = await repository.route(conn, user_id, row["id"])
+            if route is not None:
+                item["route"] = hae.route_points(route)
+                self.count("workout_routes")
+            self.out.add((b"" if first else b",") + _encode(item))
+            first = False
+            self.count("workouts")
+            if self.out.full:
+                yield None
+
+    async def _events(self, key: str, source: repository.Source) -> AsyncIterator[None]:
+        encode_row = hae.EVENTS[key]
+        first = True
+        async for row in repository.rows(self.conn, source, self.user_id, self.lo, self.hi):
+            self.out.add((b"" if first else b",") + _encode(encode_row(row)))
+            first = False
+            self.count(source.table)
+            if self.out.full:
+                yield None
+
+
 class ExportService:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -92,93 +181,14 @@ class ExportService:
         self, user_id: int, lo: Bound | None = None, hi: Bound | None = None
     ) -> AsyncIterator[bytes]:
         """The document, chunk by chunk, from one consistent snapshot."""
-        counts: dict[str, int] = {}
         async with self._engine.connect() as base:
             conn = await base.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
             async with conn.begin():
-                out = _Chunks()
-                out.add(b'{"data":{"metrics":[')
-                async for _ in self._metrics(conn, out, user_id, lo, hi, counts):
-                    yield out.take()
-                out.add(b'],"workouts":[')
-                async for _ in self._workouts(conn, out, user_id, lo, hi, counts):
-                    yield out.take()
-                for key, source in repository.EVENT_SOURCES.items():
-                    out.add(b'],"' + key.encode() + b'":[')
-                    encode_row = hae.EVENTS[key]
-                    first = True
-                    async for row in repository.rows(conn, source, user_id, lo, hi):
-                        out.add((b"" if first else b",") + _encode(encode_row(row)))
-                        first = False
-                        counts[source.table] = counts.get(source.table, 0) + 1
-                        if out.full:
-                            yield out.take()
-                out.add(b"]}}")
-                yield out.take()
+                document = _Document(conn, user_id, lo, hi)
+                async for _ in document.sections():
+                    yield document.out.take()
+                yield document.out.take()
+        counts = document.counts
         log.info("export.completed", rows=sum(counts.values()), tables=len(counts))
-
-    async def _metrics(
-        self,
-        conn: AsyncConnection,
-        out: _Chunks,
-        user_id: int,
-        lo: Bound | None,
-        hi: Bound | None,
-        counts: dict[str, int],
-    ) -> AsyncIterator[None]:
-        """Metric series; yields whenever ``out`` is full."""
-        names = await repository.metric_names(conn)
-        first_series = True
-        for source in repository.METRIC_SOURCES:
-            encode_row, fixed_name = _METRICS[source.table]
-            current: tuple[str, str | None] | None = None
-            first_point = True
-            async for row in repository.rows(conn, source, user_id, lo, hi):
-                name = fixed_name or names[int(row["metric_id"])]
-                key = (name, row["unit"])
-                if key != current:
-                    if current is not None:
-                        out.add(b"]}")
-                    head = _encode({"name": name, "units": row["unit"]})
-                    out.add((b"" if first_series else b",") + head[:-1] + b',"data":[')
-                    first_series, first_point, current = False, True, key
-                out.add((b"" if first_point else b",") + _encode(encode_row(row)))
-                first_point = False
-                counts[source.table] = counts.get(source.table, 0) + 1
-                if out.full:
-                    yield None
-            if current is not None:
-                out.add(b"]}")
-
-    async def _workouts(
-        self,
-        conn: AsyncConnection,
-        out: _Chunks,
-        user_id: int,
-        lo: Bound | None,
-        hi: Bound | None,
-        counts: dict[str, int],
-    ) -> AsyncIterator[None]:
-        """Workouts with their series and route; series come from one cursor in workout order."""
-        series_rows = aiter(repository.workout_series(conn, user_id, lo, hi))
-        pending = await anext(series_rows, None)
-        first = True
-        async for row in repository.workouts(conn, user_id, lo, hi):
-            item = hae.workout_head(row)
-            series: dict[str, list[hae.Obj]] = {}
-            while pending is not None and pending["workout_id"] == row["id"]:
-                series.setdefault(pending["series"], []).append(hae.workout_series_point(pending))
-                counts["workout_series"] = counts.get("workout_series", 0) + 1
-                pending = await anext(series_rows, None)
-            item.update(series)
-            route = await repository.route(conn, user_id, row["id"])
-            if route is not None:
-                item["route"] = hae.route_points(route)
-                counts["workout_routes"] = counts.get("workout_routes", 0) + 1
-            out.add((b"" if first else b",") + _encode(item))
-            first = False
-            counts["workouts"] = counts.get("workouts", 0) + 1
-            if out.full:
-                yield None

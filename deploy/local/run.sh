@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `make run` after bootstrap + services: migrate, make a demo user and API key, print an example
 # request, then serve on $HOST:$PORT (and run app/worker.py alongside, when it exists).
+# The demo key is kept in $RUN_DIR/demo-key.$DEMO_USER (mode 0600) and reused at the next start;
+# a new one is made only when the stored one no longer authenticates (revoked, expired, database
+# recreated).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -11,10 +14,12 @@ PORT=${PORT:-8000}
 DEMO_USER=${DEMO_USER:-demo}
 SAMPLE=${SAMPLE:-../shared/hae-samples/ivailop7__Healthkit-influxdb-grafana__sample-data.json}
 BIN=$ROOT/.venv/bin
+RUN_DIR=${RUN_DIR:-$ROOT/.run}
+KEY_FILE=$RUN_DIR/demo-key.$DEMO_USER
 
-[ -f .run/env ] || { echo "run: .run/env missing; run deploy/local/services.sh first" >&2; exit 1; }
+[ -f "$RUN_DIR/env" ] || { echo "run: $RUN_DIR/env missing; run deploy/local/services.sh first" >&2; exit 1; }
 # shellcheck source=/dev/null
-. .run/env
+. "$RUN_DIR/env"
 
 "$BIN/alembic" upgrade head
 
@@ -26,9 +31,32 @@ case $rc in
 *) echo "run: creating user $DEMO_USER failed (exit $rc)" >&2; exit "$rc" ;;
 esac
 
-out=$("$BIN/python" -m app.cli keys create "$DEMO_USER")
-key=${out##*$'\n'}
-[ -n "$key" ] || { echo "run: 'app.cli keys create' printed no key" >&2; exit 1; }
+# The stored key, when it still authenticates; exit 4 from `keys verify` means it does not.
+stored_key() {
+    [ -s "$KEY_FILE" ] || return 0
+    local rc=0 why
+    why=$("$BIN/python" -m app.cli keys verify <"$KEY_FILE" 2>&1 >/dev/null) || rc=$?
+    case $rc in
+    0) cat "$KEY_FILE" ;;
+    4) echo "run: the stored demo key no longer authenticates ($why); making a new one" >&2 ;;
+    *) printf 'run: checking the stored demo key failed (exit %s)\n%s\n' "$rc" "$why" >&2; return "$rc" ;;
+    esac
+}
+
+new_key() {
+    local out key
+    out=$("$BIN/python" -m app.cli keys create "$DEMO_USER" --name demo)
+    key=${out##*$'\n'}
+    [ -n "$key" ] || { echo "run: 'app.cli keys create' printed no key" >&2; return 1; }
+    # Written whole (no half key after a crash), readable by this user only.
+    rm -f "$KEY_FILE.new"
+    (umask 077 && printf '%s\n' "$key" >"$KEY_FILE.new")
+    mv -f "$KEY_FILE.new" "$KEY_FILE"
+    printf '%s\n' "$key"
+}
+
+key=$(stored_key)
+[ -n "$key" ] || key=$(new_key)
 
 if [ -f "$SAMPLE" ]; then
     body="--data-binary @$SAMPLE"

@@ -3,9 +3,13 @@ whatever was cached (in process, in Redis, on another replica)."""
 
 from __future__ import annotations
 
+import io
+import sys
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -154,3 +158,49 @@ async def test_cli_create_applies_the_key_budgets_it_is_given(
     assert (limits["requests"]["q"], limits["bytes"]["q"]) == (7, 9000)
     # A budget below one is a usage error, not a silent fallback to the server's default.
     assert (await cli("keys", "create", "judy", "--rate-limit-requests", "-5")).code == 2
+
+
+@pytest.mark.parametrize("days", ["0", "-1"])
+async def test_cli_create_refuses_an_expiry_below_one_day(
+    cli: Any, db: Any, capsys: pytest.CaptureFixture[str], days: str
+) -> None:
+    # 0 used to make a key that never expires, -1 one that was expired at birth.
+    assert (await cli("users", "create", "kate")).code == 0
+    capsys.readouterr()
+
+    refused = await cli("keys", "create", "kate", "--expires-days", days)
+
+    assert refused.code == 2
+    assert "--expires-days" in capsys.readouterr().err
+    assert (await db("SELECT count(*) AS n FROM api_keys"))[0]["n"] == 0
+
+
+async def test_cli_create_with_expires_days_sets_the_expiry(cli: Any, db: Any) -> None:
+    assert (await cli("users", "create", "liam")).code == 0
+
+    created = await cli("keys", "create", "liam", "--expires-days", "1")
+
+    assert created.code == 0, created.out
+    row = (await db("SELECT expires_at - created_at AS valid FROM api_keys"))[0]
+    assert timedelta(hours=23) < row["valid"] <= timedelta(days=1, minutes=1)
+
+
+async def test_cli_verify_says_whether_a_key_authenticates(
+    cli: Any, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def verify(token: str) -> int:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(token + "\n"))
+        return int((await cli("keys", "verify")).code)
+
+    assert (await cli("users", "create", "mia")).code == 0
+    token = (await cli("keys", "create", "mia")).last_line
+    key_id = token.split("_")[1]
+
+    assert await verify(token) == 0
+    assert await verify(token[:-1] + ("a" if token[-1] != "a" else "b")) == 4
+    assert await verify("not a key") == 4
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE api_keys SET expires_at = now() - interval '1 minute'"))
+    assert await verify(token) == 4
+    assert (await cli("keys", "revoke", key_id)).code == 0
+    assert await verify(token) == 4

@@ -221,9 +221,11 @@ async def test_silent_users_gauge_and_cli(
     make_key: Any,
     db: Any,
     engine: Any,
+    settings: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from app import cli
+    from app.cli import reports
+    from app.cli.runtime import Clients
 
     for name in ("quiet", "busy"):
         _, token = await make_key(user=name)
@@ -244,9 +246,8 @@ async def test_silent_users_gauge_and_cli(
     assert _value(samples, "hae_users_silent", hours="24") == 1
     assert _value(samples, "hae_users_silent", hours="72") == 0
     capsys.readouterr()
-    code = await cli._run(
-        cli._parser().parse_args(["freshness", "--silent-hours", "24"]), engine, None
-    )  # type: ignore[arg-type]
+    clients = Clients(engine, None, settings)
+    code = await reports.freshness(silent_hours=24)(clients)
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
     assert {p["user"] for p in printed} == {"quiet"}

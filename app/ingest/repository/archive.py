@@ -179,5 +179,13 @@ async def get(conn: AsyncConnection, ingestion_id: int, user_id: int) -> RawInge
     return _record(row._mapping) if row is not None else None
 
 
+async def failed_ids(conn: AsyncConnection) -> list[int]:
+    """Every ingestion whose attempts are spent, oldest first (operator tools only)."""
+    found = await conn.execute(
+        text("SELECT id FROM raw_ingestions WHERE status = 'failed' ORDER BY id")
+    )
+    return list(found.scalars())
+
+
 def _json(value: Any) -> str | None:
     return None if value is None else msgspec.json.encode(value).decode()
