@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Identity, SmallInteger, Table, Text, func
+from sqlalchemy import Boolean, Column, Identity, SmallInteger, Table, Text
 
-from app.ingest.models.shapes import metadata
+from app.ingest.models.shapes import metadata, now_column
 
 metric_types = Table(
     "metric_types",
@@ -13,5 +13,5 @@ metric_types = Table(
     Column("name", Text, nullable=False, unique=True),
     # False for names the app sent that we have no typed mapping for: stored, and reported.
     Column("known", Boolean, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    now_column("created_at"),
 )
