@@ -5,18 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from app.ingest import wire
-from app.ingest.normalise.common import (
-    Context,
-    PointError,
-    Reject,
-    Rows,
-    month_of,
-    optional_number,
-    to_json,
-)
+from app.ingest.normalise.common import Context, Reject, Rows, optional_number, to_json
 from app.ingest.normalise.decode import decode_items
 from app.ingest.normalise.metrics.quantity import QUANTITY_COLUMNS
-from app.ingest.normalise.metrics.rows import Bounds, SeriesResult, metric_row
+from app.ingest.normalise.metrics.rows import Row, SeriesResult, build_each, metric_row
 from app.ingest.units import to_canonical
 
 _GENERIC_SKIP = {"date", "start", "end", "source", "qty"}
@@ -30,25 +22,13 @@ def unknown(
         series.data, dict, section="metrics", name=name, errors=result.errors
     )
     out = Rows("quantity_metrics", QUANTITY_COLUMNS)
-    for i, point in enumerate(points):
-        try:
-            bounds, source, qty, extra = _fields(point, ctx)
-        except Reject as exc:
-            index = indexes[i] if indexes is not None else i
-            result.errors.append(PointError("metrics", name, index, exc.field, exc.reason))
-            continue
-        canonical = to_canonical(qty, unit) if qty is not None else None
-        out.rows.append(
-            metric_row(ctx, metric_id, bounds, source, qty, unit, canonical, to_json(extra))
-        )
-        out.months.add(month_of(bounds[0]))
+    build_each(points, indexes, _generic, ctx, (name, unit, metric_id), out, result.errors)
     result.rows.append(out)
 
 
-def _fields(
-    point: dict[str, Any], ctx: Context
-) -> tuple[Bounds, Any, float | None, dict[str, Any]]:
-    """(bounds, source, qty, the other fields) of a point of any shape, or a Reject."""
+def _generic(
+    point: dict[str, Any], ctx: Context, unit: str | None, metric_id: int | None, _n: str
+) -> Row:
     start, offset = ctx.when(point.get("date", point.get("start")), "date")
     end = ctx.when(point["end"], "end")[0] if point.get("end") is not None else None
     source = point.get("source")
@@ -58,4 +38,7 @@ def _fields(
     extra = {k: v for k, v in point.items() if k not in _GENERIC_SKIP}
     if qty is None and not extra:
         raise Reject("qty", "missing (the point carries no value)")
-    return (start, end, offset), source, qty, extra
+    canonical = to_canonical(qty, unit) if qty is not None else None
+    return metric_row(
+        ctx, metric_id, (start, end, offset), source, qty, unit, canonical, to_json(extra)
+    )

@@ -21,9 +21,11 @@ class SeriesResult:
     """One series normalised: its rows by table, and the points it could not store."""
 
     name: str
-    received: int = 0
+    received: int = 0  # points the series held, stored or not
     rows: list[Rows] = field(default_factory=list)
+    # One per point left out; the report lists them with the point's index in the series.
     errors: list[PointError] = field(default_factory=list)
+    # False for a name without a typed mapping: stored generically, and reported as unknown.
     known: bool = True
 
     @property
