@@ -10,6 +10,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.errors import NotFound
+from app.ingest.models.workouts import SUMMARY_COLUMNS
 from app.query import cursor
 from app.query.cache import Json, JsonValue, QueryCache
 from app.query.errors import InvalidQuery
@@ -19,18 +20,7 @@ from app.workout.repository import BBox, Near, WorkoutFilter
 
 MAX_LIMIT = 1000
 PERIODS = ("day", "week", "month", "year")
-_SUMMARY_COLUMNS = (
-    "duration_s",
-    "location",
-    "is_indoor",
-    "active_energy_kcal",
-    "total_energy_kcal",
-    "distance_m",
-    "avg_heart_rate",
-    "max_heart_rate",
-    "route_points",
-    "route_distance_m",
-)
+_SUMMARY_COLUMNS = (*SUMMARY_COLUMNS, "route_points", "route_distance_m")
 
 
 def parse_near(value: str | None, radius_m: float | None) -> Near | None:

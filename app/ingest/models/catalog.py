@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    ForeignKey,
-    Identity,
-    Integer,
-    PrimaryKeyConstraint,
-    Table,
-    Text,
-    func,
-)
+from sqlalchemy import Boolean, Column, Identity, Integer, PrimaryKeyConstraint, Table, Text
 
-from app.ingest.models.shapes import metadata
+from app.ingest.models.shapes import metadata, now_column, user_id_column
 
 metric_types = Table(
     "metric_types",
@@ -25,7 +13,7 @@ metric_types = Table(
     Column("name", Text, nullable=False, unique=True),
     # False for names the app sent that we have no typed mapping for: stored, and reported.
     Column("known", Boolean, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    now_column("created_at"),
 )
 
 # The names without a typed mapping each account has stored: what bounds how much one account
@@ -33,8 +21,8 @@ metric_types = Table(
 user_unknown_metrics = Table(
     "user_unknown_metrics",
     metadata,
-    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    user_id_column(),
     Column("name", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    now_column("created_at"),
     PrimaryKeyConstraint("user_id", "name"),
 )

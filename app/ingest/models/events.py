@@ -3,19 +3,25 @@ medications and cycle tracking."""
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, Boolean, Column, Double, Integer, SmallInteger, Text
+from sqlalchemy import ARRAY, Boolean, Column, Double, Integer, SmallInteger, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.ingest.models.shapes import doubles, event_table, tz
 
-symptoms = event_table(
-    "symptoms",
-    ("end_at", "name", "source"),
-    Column("name", Text, nullable=False),
-    Column("severity", Text),
-    Column("user_entered", Boolean),
-    Column("source", Text),
-)
+
+def _named_events(table: str, text_column: str, flag_column: str) -> Table:
+    """A log of named occurrences (a symptom, a cycle event): one text and one flag on each."""
+    return event_table(
+        table,
+        ("end_at", "name", "source"),
+        Column("name", Text, nullable=False),
+        Column(text_column, Text),
+        Column(flag_column, Boolean),
+        Column("source", Text),
+    )
+
+
+symptoms = _named_events("symptoms", "severity", "user_entered")
 
 ecg_recordings = event_table(
     "ecg_recordings",
@@ -71,11 +77,4 @@ medications = event_table(
     Column("codings", JSONB),
 )
 
-cycle_tracking = event_table(
-    "cycle_tracking",
-    ("end_at", "name", "source"),
-    Column("name", Text, nullable=False),
-    Column("value", Text),
-    Column("is_cycle_start", Boolean),
-    Column("source", Text),
-)
+cycle_tracking = _named_events("cycle_tracking", "value", "is_cycle_start")

@@ -6,8 +6,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
-    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -16,20 +14,19 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from app.ingest.models.shapes import metadata, tz
+from app.ingest.models.shapes import metadata, now_column, tz, user_id_column
 
 raw_ingestions = Table(
     "raw_ingestions",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    user_id_column(),
     Column("api_key_id", BigInteger),
-    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    now_column("received_at"),
     Column("sha256", LargeBinary, nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
     # The body exactly as received (after transfer decoding), zstd-compressed.
@@ -68,7 +65,7 @@ raw_ingestions = Table(
 series_digests = Table(
     "series_digests",
     metadata,
-    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    user_id_column(),
     Column("digest", LargeBinary, nullable=False),
     Column("table_name", Text, nullable=False),
     Column("series_id", BigInteger, nullable=False),  # metric_id, 0 for single-metric tables
@@ -76,7 +73,7 @@ series_digests = Table(
     tz("last_at", nullable=False),
     Column("received", Integer, nullable=False),
     Column("stored", BigInteger, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    now_column("created_at"),
     PrimaryKeyConstraint("user_id", "digest"),
     Index("ix_series_digests_series", "user_id", "table_name", "series_id", "first_at"),
 )

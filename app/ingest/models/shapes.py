@@ -9,12 +9,14 @@ from sqlalchemy import (
     Column,
     DateTime,
     Double,
+    ForeignKey,
     Index,
     Integer,
     SmallInteger,
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -28,6 +30,16 @@ PARTITIONED: dict[str, str] = {"audit_log": "occurred_at"}
 
 def tz(name: str, *, nullable: bool = True) -> Column[Any]:
     return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+def now_column(name: str) -> Column[Any]:
+    """A required timestamp the database fills in with the time of the insert."""
+    return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def user_id_column() -> Column[int]:
+    """``user_id`` of a table that is not partitioned: the user's rows go when the user does."""
+    return Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
 
 
 def doubles(*names: str) -> list[Column[Any]]:

@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     Double,
     ForeignKey,
     Index,
@@ -18,12 +17,18 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from app.ingest.models.shapes import doubles, metadata, series_table, tz
+from app.ingest.models.shapes import (
+    doubles,
+    metadata,
+    now_column,
+    series_table,
+    tz,
+    user_id_column,
+)
 
 # Canonical copies of the headline summaries, for queries across unit preferences.
 HEADLINE_COLUMNS = (
@@ -37,25 +42,16 @@ HEADLINE_COLUMNS = (
 SUMMARY_COLUMNS = ("duration_s", "location", "is_indoor", *HEADLINE_COLUMNS)
 # The per-fix values a route keeps beside its geometry, one array each.
 ROUTE_ARRAYS = (
-    "speed",
-    "speed_accuracy",
-    "course",
-    "course_accuracy",
-    "horizontal_accuracy",
-    "vertical_accuracy",
-    "altitude",
-)
-
-
-def _user_id() -> Column[int]:
-    return Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    "speed", "speed_accuracy", "course", "course_accuracy",
+    "horizontal_accuracy", "vertical_accuracy", "altitude",
+)  # fmt: skip
 
 
 workouts = Table(
     "workouts",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
-    _user_id(),
+    user_id_column(),
     # v2: the app's workout id; v1 (no id): name|start|end.
     Column("natural_key", Text, nullable=False),
     Column("external_id", Text),
@@ -74,8 +70,8 @@ workouts = Table(
     Column("metadata", JSONB),
     Column("extra", JSONB),
     Column("ingestion_id", BigInteger, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    now_column("created_at"),
+    now_column("updated_at"),
     UniqueConstraint("user_id", "natural_key"),
     CheckConstraint("export_version IN (1, 2)", name="export_version"),
     Index(None, "user_id", "start_at"),
@@ -90,7 +86,7 @@ workout_routes = Table(
         ForeignKey("workouts.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    _user_id(),
+    user_id_column(),
     # LineString M (Point M for a single fix), SRID 4326, M = the fix's time in epoch seconds;
     # altitude and the other per-fix fields are the parallel arrays below.
     Column(

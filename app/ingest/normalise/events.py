@@ -34,6 +34,19 @@ def _extra(item: dict[str, Any], modelled: frozenset[str]) -> str | None:
     return to_json({k: v for k, v in item.items() if k not in modelled})
 
 
+def _required_text(item: dict[str, Any], field_name: str) -> str:
+    value = text_or_none(item.get(field_name), field_name)
+    if not value:
+        raise Reject(field_name, "missing")
+    return value
+
+
+def _columns(*own: str) -> tuple[str, ...]:
+    """An event table's columns: the span, the section's own fields, then what we do not model."""
+    span = ("start_at", "end_at", "utc_offset_min", "end_offset_min")
+    return ("user_id", *span, *own, "extra", "ingestion_id")
+
+
 def _text_list(value: Any, field_name: str) -> list[str] | None:
     if value is None:
         return None
@@ -42,17 +55,12 @@ def _text_list(value: Any, field_name: str) -> list[str] | None:
     return value
 
 
-SYMPTOM_COLUMNS = (
-    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
-    "name", "severity", "user_entered", "source", "extra", "ingestion_id",
-)  # fmt: skip
+SYMPTOM_COLUMNS = _columns("name", "severity", "user_entered", "source")
 _SYMPTOM_FIELDS = frozenset({"start", "end", "name", "severity", "userEntered", "source"})
 
 
 def symptom(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
-    name = text_or_none(item.get("name"), "name")
-    if not name:
-        raise Reject("name", "missing")
+    name = _required_text(item, "name")
     return (
         ctx.user_id,
         *_span(item, ctx),
@@ -65,11 +73,9 @@ def symptom(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
     )
 
 
-ECG_COLUMNS = (
-    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+ECG_COLUMNS = _columns(
     "classification", "severity", "average_heart_rate", "sampling_frequency_hz",
-    "number_of_voltage_measurements", "voltage_unit", "voltages", "voltage_times",
-    "source", "extra", "ingestion_id",
+    "number_of_voltage_measurements", "voltage_unit", "voltages", "voltage_times", "source",
 )  # fmt: skip
 _ECG_FIELDS = frozenset(
     {"start", "end", "classification", "severity", "averageHeartRate", "samplingFrequency",
@@ -116,10 +122,9 @@ def ecg(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
     )
 
 
-HRN_COLUMNS = (
-    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+HRN_COLUMNS = _columns(
     "kind", "threshold", "source", "source_identifier", "heart_rate_count", "max_heart_rate",
-    "heart_rate_series", "hrv_series", "extra", "ingestion_id",
+    "heart_rate_series", "hrv_series",
 )  # fmt: skip
 _HRN_FIELDS = frozenset(
     {"start", "end", "heartNotification", "threshold", "source", "heartRateData", "heartRate",
@@ -177,10 +182,9 @@ def heart_rate_notification(item: dict[str, Any], ctx: Context) -> tuple[Any, ..
     )
 
 
-STATE_OF_MIND_COLUMNS = (
-    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+STATE_OF_MIND_COLUMNS = _columns(
     "external_id", "kind", "labels", "associations", "valence", "valence_classification",
-    "metadata", "extra", "ingestion_id",
+    "metadata",
 )  # fmt: skip
 _SOM_FIELDS = frozenset(
     {
@@ -224,10 +228,9 @@ def state_of_mind(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
     )
 
 
-MEDICATION_COLUMNS = (
-    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
+MEDICATION_COLUMNS = _columns(
     "display_text", "nickname", "scheduled_at", "scheduled_offset_min", "form", "status",
-    "is_archived", "dosage", "codings", "extra", "ingestion_id",
+    "is_archived", "dosage", "codings",
 )  # fmt: skip
 _MED_FIELDS = frozenset(
     {"start", "end", "displayText", "nickname", "scheduledDate", "form", "status", "isArchived",
@@ -236,9 +239,7 @@ _MED_FIELDS = frozenset(
 
 
 def medication(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
-    display = text_or_none(item.get("displayText"), "displayText")
-    if not display:
-        raise Reject("displayText", "missing")
+    display = _required_text(item, "displayText")
     scheduled, scheduled_offset = ctx.maybe_when(item.get("scheduledDate"), "scheduledDate")
     codings = item.get("codings")
     if codings is not None and not isinstance(codings, list):
@@ -260,17 +261,12 @@ def medication(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
     )
 
 
-CYCLE_COLUMNS = (
-    "user_id", "start_at", "end_at", "utc_offset_min", "end_offset_min",
-    "name", "value", "is_cycle_start", "source", "extra", "ingestion_id",
-)  # fmt: skip
+CYCLE_COLUMNS = _columns("name", "value", "is_cycle_start", "source")
 _CYCLE_FIELDS = frozenset({"start", "end", "name", "value", "isCycleStart", "source"})
 
 
 def cycle_tracking(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
-    name = text_or_none(item.get("name"), "name")
-    if not name:
-        raise Reject("name", "missing")
+    name = _required_text(item, "name")
     value = item.get("value")
     modelled = _CYCLE_FIELDS
     if value is not None and not isinstance(value, str):

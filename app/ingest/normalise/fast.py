@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.ingest.dates import _SECONDS, DateError, _parse_text
 from app.ingest.normalise.common import MIN_AT, Context, OutOfHint, PointError, Reject, Rows
 from app.ingest.units import canonical
 from app.quality import rules
 
+Row = tuple[Any, ...]
+Chunks = Iterable[Iterable[tuple[int, Any]]]
 Builder = Callable[[Any, Context, str | None, int | None, str], tuple[Any, ...]]
 _FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 
@@ -49,6 +51,20 @@ def _bounds(rule: rules.Range | None) -> tuple[float, float]:
     return (float("-inf") if low is None else low), (float("inf") if high is None else high)
 
 
+class _Series(NamedTuple):
+    """What the loop needs to know of one series: its family, and the values it takes as
+    plausible without asking the general builder."""
+
+    heart_rate: bool
+    name: str
+    unit: str | None
+    metric_id: int | None
+    low: float
+    high: float
+    conversion: tuple[float, float] | None  # (factor, shift) to the canonical unit
+    general: Builder
+
+
 def quantity_rows(
     chunks: Iterable[Iterable[tuple[int, Any]]],
     out: Rows,
@@ -61,35 +77,54 @@ def quantity_rows(
     non_negative: bool,
     general: Builder,
 ) -> Iterator[tuple[Any, ...]]:
-    conv = canonical(unit)
-    factor, shift = (conv[1], conv[2]) if conv is not None else (1.0, 0.0)
-    convert = conv is not None and (factor != 1.0 or shift != 0.0)
     low, high = _bounds(rules._RANGES.get(name))
     if non_negative:
         low = max(low, 0.0)
-    user_id, ingestion_id = ctx.user_id, ctx.ingestion_id
-    min_at, max_at = MIN_AT, ctx.max_at
-    months = _Months(out.months)
-    parse = _parse_text
-    seconds = _SECONDS
+    series = _Series(False, name, unit, metric_id, low, high, _conversion(unit), general)
+    return _tracked(_rows(chunks, series, ctx, errors), out, 2)
+
+
+def heart_rate_rows(
+    chunks: Iterable[Iterable[tuple[int, Any]]],
+    out: Rows,
+    errors: list[PointError],
+    ctx: Context,
+    *,
+    unit: str | None,
+    general: Builder,
+) -> Iterator[tuple[Any, ...]]:
+    low, high = _bounds(rules._RANGES["heart_rate"])
+    series = _Series(True, "heart_rate", unit, None, low, high, None, general)
+    return _tracked(_rows(chunks, series, ctx, errors), out, 1)
+
+
+def _conversion(unit: str | None) -> tuple[float, float] | None:
+    conv = canonical(unit)
+    if conv is None or (conv[1] == 1.0 and conv[2] == 0.0):
+        return None
+    return conv[1], conv[2]
+
+
+def _rows(chunks: Chunks, series: _Series, ctx: Context, errors: list[PointError]) -> Iterator[Row]:
+    """Rows of the regular points built inline, of every other point by ``series.general``."""
+    heart_rate, _, unit, metric_id, low, high, conversion, _ = series
+    factor, shift = conversion or (1.0, 0.0)
+    convert = conversion is not None
+    user_id, ingestion_id, min_at, max_at = ctx.user_id, ctx.ingestion_id, MIN_AT, ctx.max_at
+    parse, seconds = _parse_text, _SECONDS
     head = tail = "\x00"  # matches no stamp until a documented-form stamp has been parsed
     minute, minute_offset = _FAR_PAST, 0
-    newest = _FAR_PAST
-    oldest: datetime | None = None
-    ordered = True
-    strict, (low_at, high_at) = out.strict, out.hint or (_FAR_PAST, _FAR_PAST)
-    count = 0
     for i, p in chain.from_iterable(chunks):
         stamp = p.date if p.date is not None else p.start
-        qty = p.qty
         end_value = p.end
-        row: tuple[Any, ...] | None = None
-        if (
-            type(stamp) is str
-            and qty is not None
-            and low <= qty <= high
-            and (end_value is None or type(end_value) is str)
-        ):
+        if heart_rate:
+            lo, value, hi = p.min, p.avg, p.max
+            regular = lo is not None and value is not None and hi is not None
+            regular = regular and low <= lo <= value <= hi <= high
+        else:
+            value = p.qty
+            regular = value is not None and low <= value <= high
+        if regular and type(stamp) is str and (end_value is None or type(end_value) is str):
             try:
                 if (
                     stamp.startswith(head)
@@ -116,111 +151,47 @@ def quantity_rows(
                 pass
             else:
                 if min_at <= at <= max_at and (end is None or min_at <= end <= max_at):
-                    row = (
-                        user_id, metric_id, at, end, offset, p.source, qty, unit,
-                        qty * factor + shift if convert else None, None, ingestion_id,
+                    yield (
+                        (user_id, at, end, offset, p.source, lo, value, hi, unit, p.context, ingestion_id)
+                        if heart_rate else
+                        (user_id, metric_id, at, end, offset, p.source, value, unit,
+                         value * factor + shift if convert else None, None, ingestion_id)
                     )  # fmt: skip
-        if row is None:
-            # Irregular, or outside the plausible range: the general builder decides.
-            try:
-                row = general(p, ctx, unit, metric_id, name)
-            except Reject as exc:
-                errors.append(PointError("metrics", name, i, exc.field, exc.reason))
-                continue
-        at = row[2]
-        if strict and not (low_at <= at <= high_at and at > newest):
-            raise OutOfHint
-        count += 1
-        yield row
-        if not months.start <= at < months.end:
-            months.add(at)
-        if at > newest:
-            newest = at
-            if oldest is None:
-                oldest = at
-        else:
-            ordered = False
-            if oldest is not None and at < oldest:
-                oldest = at
-    _note(out, oldest, newest, ordered, count)
+                    continue
+        # Irregular, or outside the plausible range: the general builder decides.
+        row = _general(i, p, series, ctx, errors)
+        if row is not None:
+            yield row
 
 
-def heart_rate_rows(
-    chunks: Iterable[Iterable[tuple[int, Any]]],
-    out: Rows,
-    errors: list[PointError],
-    ctx: Context,
-    *,
-    unit: str | None,
-    general: Builder,
-) -> Iterator[tuple[Any, ...]]:
-    low, high = _bounds(rules._RANGES["heart_rate"])
-    user_id, ingestion_id = ctx.user_id, ctx.ingestion_id
-    min_at, max_at = MIN_AT, ctx.max_at
+def _general(
+    index: int, point: Any, series: _Series, ctx: Context, errors: list[PointError]
+) -> Row | None:
+    """The general builder's row for an irregular point, or None with the reason in ``errors``."""
+    try:
+        return series.general(point, ctx, series.unit, series.metric_id, series.name)
+    except Reject as exc:
+        errors.append(PointError("metrics", series.name, index, exc.field, exc.reason))
+        return None
+
+
+def _tracked(rows: Iterator[tuple[Any, ...]], out: Rows, at_pos: int) -> Iterator[tuple[Any, ...]]:
+    """Rows as they come, noting the months, time range and order they show; with
+    ``out.strict``, the first row outside the hint or not after the previous one raises."""
     months = _Months(out.months)
-    parse = _parse_text
-    seconds = _SECONDS
-    head = tail = "\x00"  # matches no stamp until a documented-form stamp has been parsed
-    minute, minute_offset = _FAR_PAST, 0
-    newest = _FAR_PAST
+    month_start = month_end = newest = _FAR_PAST
     oldest: datetime | None = None
     ordered = True
     strict, (low_at, high_at) = out.strict, out.hint or (_FAR_PAST, _FAR_PAST)
     count = 0
-    for i, p in chain.from_iterable(chunks):
-        stamp = p.date if p.date is not None else p.start
-        lo, avg, hi = p.min, p.avg, p.max
-        row: tuple[Any, ...] | None = None
-        if (
-            type(stamp) is str
-            and lo is not None
-            and avg is not None
-            and hi is not None
-            and low <= lo <= avg <= hi <= high
-            and (p.end is None or type(p.end) is str)
-        ):
-            try:
-                if (
-                    stamp.startswith(head)
-                    and stamp.endswith(tail)
-                    and len(stamp) == 25
-                    and (second := seconds.get(stamp[17:19])) is not None
-                ):
-                    at, offset = minute + second, minute_offset  # the previous stamp's minute
-                else:
-                    at, offset = parse(stamp)
-                    if (
-                        len(stamp) == 25
-                        and stamp[10] == " "
-                        and stamp[13] == ":"
-                        and stamp[16] == ":"
-                        and stamp[19] == " "
-                        and stamp[20] in "+-"
-                        and (second := seconds.get(stamp[17:19])) is not None
-                    ):  # the documented form: later stamps in this minute need no parse
-                        head, tail, minute = stamp[:17], stamp[19:], at - second
-                        minute_offset = offset
-                end = parse(p.end)[0] if p.end is not None else None
-            except DateError:
-                pass
-            else:
-                if min_at <= at <= max_at and (end is None or min_at <= end <= max_at):
-                    row = (
-                        user_id, at, end, offset, p.source, lo, avg, hi, unit, p.context, ingestion_id,
-                    )  # fmt: skip
-        if row is None:
-            try:
-                row = general(p, ctx, unit, None, "heart_rate")
-            except Reject as exc:
-                errors.append(PointError("metrics", "heart_rate", i, exc.field, exc.reason))
-                continue
-        at = row[1]
+    for count, row in enumerate(rows, 1):  # noqa: B007 - read after the loop
+        at = row[at_pos]
         if strict and not (low_at <= at <= high_at and at > newest):
             raise OutOfHint
-        count += 1
         yield row
-        if not months.start <= at < months.end:
+        if not month_start <= at < month_end:
             months.add(at)
+            month_start, month_end = months.start, months.end
         if at > newest:
             newest = at
             if oldest is None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from app.ingest.models.workouts import ROUTE_ARRAYS, SUMMARY_COLUMNS
 from app.ingest.normalise.common import (
     Context,
     PointError,
@@ -28,70 +30,26 @@ from app.ingest.units import canonical
 from app.quality import rules
 
 WORKOUT_COLUMNS = (
-    "user_id",
-    "natural_key",
-    "external_id",
-    "export_version",
-    "name",
-    "start_at",
-    "end_at",
-    "utc_offset_min",
-    "end_offset_min",
-    "duration_s",
-    "location",
-    "is_indoor",
-    "active_energy_kcal",
-    "total_energy_kcal",
-    "distance_m",
-    "avg_heart_rate",
-    "max_heart_rate",
-    "summary",
-    "metadata",
-    "extra",
-    "ingestion_id",
-)
+    "user_id", "natural_key", "external_id", "export_version", "name",
+    "start_at", "end_at", "utc_offset_min", "end_offset_min",
+    *SUMMARY_COLUMNS, "summary", "metadata", "extra", "ingestion_id",
+)  # fmt: skip
 SERIES_COLUMNS = (
-    "user_id",
-    "workout_id",
-    "series",
-    "start_at",
-    "utc_offset_min",
-    "source",
-    "qty",
-    "min",
-    "avg",
-    "max",
-    "unit",
-    "extra",
-    "ingestion_id",
-)
+    "user_id", "workout_id", "series", "start_at", "utc_offset_min", "source",
+    "qty", "min", "avg", "max", "unit", "extra", "ingestion_id",
+)  # fmt: skip
 ROUTE_COLUMNS = (
-    "workout_id",
-    "user_id",
-    "geom",
-    "point_count",
-    "utc_offsets_min",
-    "speed",
-    "speed_accuracy",
-    "course",
-    "course_accuracy",
-    "horizontal_accuracy",
-    "vertical_accuracy",
-    "altitude",
-    "export_version",
-    "ingestion_id",
-)
+    "workout_id", "user_id", "geom", "point_count", "utc_offsets_min",
+    *ROUTE_ARRAYS, "export_version", "ingestion_id",
+)  # fmt: skip
 _SCALARS = {"id", "name", "start", "end", "duration", "location", "isIndoor", "metadata", "route"}
 _SERIES_POINT_KEYS = {"date", "qty", "Min", "Avg", "Max", "units", "source"}
-_ROUTE_FIELDS = (
-    ("speed", "speed"),
-    ("speedAccuracy", "speed_accuracy"),
-    ("course", "course"),
-    ("courseAccuracy", "course_accuracy"),
-    ("horizontalAccuracy", "horizontal_accuracy"),
-    ("verticalAccuracy", "vertical_accuracy"),
-    ("altitude", "altitude"),
-)
+# The route's per-fix fields as sent, in ROUTE_ARRAYS order.
+_ROUTE_KEYS = (
+    "speed", "speedAccuracy", "course", "courseAccuracy", "horizontalAccuracy",
+    "verticalAccuracy", "altitude",
+)  # fmt: skip
+_ROUTE_FIELDS = tuple(zip(_ROUTE_KEYS, ROUTE_ARRAYS, strict=True))
 _EWKB_LINESTRING_M = 0x40000000 | 0x20000000 | 2
 _EWKB_POINT_M = 0x40000000 | 0x20000000 | 1
 
@@ -120,9 +78,59 @@ def _name_of(item: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """What makes a workout this workout: its name, span and the key it is stored under."""
+
+    name: str
+    start: datetime
+    end: datetime
+    offset: int
+    end_offset: int
+    external_id: str | None
+    version: int
+    natural_key: str
+
+
 def _workout(index: int, item: Any, ctx: Context, errors: list[PointError]) -> Workout:
     if not isinstance(item, dict):
         raise Reject(None, f"expected an object, got {type(item).__name__}")
+    who = _identity(item, ctx)
+    duration = optional_number(item.get("duration"), "duration", non_negative=True)
+    metadata = item.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise Reject("metadata", "expected an object")
+    summary, extra, series_fields = _split_fields(item)
+    distance_m = _canonical_qty(summary, ("distance",), "m")
+    row = (
+        ctx.user_id, who.natural_key, who.external_id, who.version, who.name,
+        who.start, who.end, who.offset, who.end_offset, duration,
+        text_or_none(item.get("location"), "location"),
+        bool_or_none(item.get("isIndoor"), "isIndoor"),
+        _canonical_qty(summary, ("activeEnergyBurned", "activeEnergy"), "kcal"),
+        _canonical_qty(summary, ("totalEnergy",), "kcal"),
+        distance_m,
+        _heart_rate_summary(summary, "avg", "avgHeartRate"),
+        _heart_rate_summary(summary, "max", "maxHeartRate"),
+        to_json(summary) or "{}",
+        to_json(metadata) if metadata is not None else None,
+        to_json(extra),
+        ctx.ingestion_id,
+    )  # fmt: skip
+    _check_speed(who, duration, distance_m, ctx)
+    workout = Workout(who.natural_key, row)
+    for key, points in series_fields:
+        _series(workout, index, who.name, key, points, ctx, errors)
+    route = item.get("route")
+    if route is not None:
+        if not isinstance(route, list):
+            raise Reject("route", "expected an array")
+        workout.route = _route(index, who.name, route, who.version, ctx, errors)
+    return workout
+
+
+def _identity(item: dict[str, Any], ctx: Context) -> _Identity:
+    """v2 workouts are keyed by the app's id; v1 ones (no id) by name, start and end."""
     name = text_or_none(item.get("name"), "name")
     if not name:
         raise Reject("name", "missing")
@@ -133,16 +141,17 @@ def _workout(index: int, item: Any, ctx: Context, errors: list[PointError]) -> W
     external_id = item.get("id")
     if external_id is not None and not isinstance(external_id, str):
         raise Reject("id", "expected a string")
-    version = 2 if external_id else 1
     if external_id:
-        natural_key = f"v2:{external_id}"
+        version, natural_key = 2, f"v2:{external_id}"
     else:
-        natural_key = f"v1:{name}|{start.isoformat()}|{end.isoformat()}"
-    duration = optional_number(item.get("duration"), "duration", non_negative=True)
-    metadata = item.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise Reject("metadata", "expected an object")
+        version, natural_key = 1, f"v1:{name}|{start.isoformat()}|{end.isoformat()}"
+    return _Identity(name, start, end, offset, end_offset, external_id, version, natural_key)
 
+
+def _split_fields(
+    item: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], list[tuple[str, list[Any]]]]:
+    """The fields beyond the scalars: summaries (objects), extras, and series (arrays)."""
     summary: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     series_fields: list[tuple[str, list[Any]]] = []
@@ -155,50 +164,18 @@ def _workout(index: int, item: Any, ctx: Context, errors: list[PointError]) -> W
             summary[key] = value
         else:
             extra[key] = value
-    distance_m = _canonical_qty(summary, ("distance",), "m")
-    row = (
-        ctx.user_id,
-        natural_key,
-        external_id,
-        version,
-        name,
-        start,
-        end,
-        offset,
-        end_offset,
-        duration,
-        text_or_none(item.get("location"), "location"),
-        bool_or_none(item.get("isIndoor"), "isIndoor"),
-        _canonical_qty(summary, ("activeEnergyBurned", "activeEnergy"), "kcal"),
-        _canonical_qty(summary, ("totalEnergy",), "kcal"),
-        distance_m,
-        _heart_rate_summary(summary, "avg", "avgHeartRate"),
-        _heart_rate_summary(summary, "max", "maxHeartRate"),
-        to_json(summary) or "{}",
-        to_json(metadata) if metadata is not None else None,
-        to_json(extra),
-        ctx.ingestion_id,
-    )
-    seconds = duration if duration else (end - start).total_seconds()
+    return summary, extra, series_fields
+
+
+def _check_speed(
+    who: _Identity, duration: float | None, distance_m: float | None, ctx: Context
+) -> None:
+    seconds = duration if duration else (who.end - who.start).total_seconds()
     if distance_m is not None and seconds > 0:
+        speed = distance_m / seconds
         ctx.check(
-            "workout_speed",
-            "workouts",
-            start,
-            distance_m / seconds,
-            "m/s",
-            "distance",
-            rules.WORKOUT_SPEED,
+            "workout_speed", "workouts", who.start, speed, "m/s", "distance", rules.WORKOUT_SPEED
         )
-    workout = Workout(natural_key, row)
-    for key, points in series_fields:
-        _series(workout, index, name, key, points, ctx, errors)
-    route = item.get("route")
-    if route is not None:
-        if not isinstance(route, list):
-            raise Reject("route", "expected an array")
-        workout.route = _route(index, name, route, version, ctx, errors)
-    return workout
 
 
 def _canonical_qty(summary: dict[str, Any], keys: tuple[str, ...], unit: str) -> float | None:
