@@ -50,6 +50,11 @@ _MINUTES: dict[str, ParsedDate] = {}
 _SECONDS: dict[str, timedelta] = {f"{s:02d}": timedelta(seconds=s) for s in range(60)}
 
 
+_OUT_OF_RANGE = "date out of range: its UTC time falls outside the years 1 to 9999"
+# A calendar date is combined with offsets later: the outermost years could then overflow.
+_CALENDAR_YEARS = (2, 9998)
+
+
 def _parse_text(value: str) -> ParsedDate:
     if len(value) == 25 and value[16] == ":" and value[19] == " ":
         minute = _MINUTES.get(value[:16] + value[19:])
@@ -82,7 +87,10 @@ def _parse_uncached(value: str) -> ParsedDate:
             except ValueError:
                 pass
             else:
-                at = (local - offset[0]).replace(tzinfo=UTC)
+                try:
+                    at = (local - offset[0]).replace(tzinfo=UTC)
+                except OverflowError:
+                    raise DateError(_OUT_OF_RANGE) from None
                 if value[16] == ":":  # HH:mm:ss, so the minute is value[:16]
                     if len(_MINUTES) >= _CACHE_MAX:
                         _MINUTES.clear()
@@ -115,7 +123,10 @@ def _parse_uncached(value: str) -> ParsedDate:
         )
     except ValueError as exc:
         raise DateError(f"impossible date: {exc}") from None
-    return dt.astimezone(UTC), minutes
+    try:
+        return dt.astimezone(UTC), minutes
+    except OverflowError:
+        raise DateError(_OUT_OF_RANGE) from None
 
 
 def parse_date(value: object) -> ParsedDate:
@@ -138,6 +149,8 @@ def parse_calendar_date(value: str, offset_minutes: int) -> datetime:
         day = datetime.strptime(value.strip(), "%Y-%m-%d")  # noqa: DTZ007 - tz set below
     except ValueError as exc:
         raise DateError("unrecognised date format") from exc
+    if not _CALENDAR_YEARS[0] <= day.year <= _CALENDAR_YEARS[1]:
+        raise DateError(_OUT_OF_RANGE)
     return day.replace(tzinfo=_tz(offset_minutes))
 
 

@@ -15,6 +15,10 @@ from app.quality import rules
 
 Month = tuple[int, int]
 MIN_AT = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
+# The longest text a field of a point may hold (source, name, kind, unit...): several of them
+# are part of unique keys, whose index entries PostgreSQL limits to ~2,700 bytes, and 500
+# characters of 4-byte UTF-8 leave room for the rest of the key. No real field comes close.
+TEXT_MAX = 500
 
 _json_encoder = msgspec.json.Encoder()
 
@@ -158,9 +162,19 @@ def number(value: object, field_name: str, *, non_negative: bool = False) -> flo
 
 
 def text_or_none(value: object, field_name: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
+    """A text field of a point, at most ``TEXT_MAX`` characters, or None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return bounded(value, field_name)
     raise Reject(field_name, f"expected a string, got {type(value).__name__}")
+
+
+def bounded(text: str, field_name: str) -> str:
+    """``text``, unless it is longer than any field of the format can be (see ``TEXT_MAX``)."""
+    if len(text) > TEXT_MAX:
+        raise Reject(field_name, f"longer than {TEXT_MAX} characters")
+    return text
 
 
 def bool_or_none(value: object, field_name: str) -> bool | None:

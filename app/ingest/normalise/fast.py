@@ -16,7 +16,15 @@ from itertools import chain
 from typing import Any, NamedTuple
 
 from app.ingest.dates import _SECONDS, DateError, _parse_text
-from app.ingest.normalise.common import MIN_AT, Context, OutOfHint, PointError, Reject, Rows
+from app.ingest.normalise.common import (
+    MIN_AT,
+    TEXT_MAX,
+    Context,
+    OutOfHint,
+    PointError,
+    Reject,
+    Rows,
+)
 from app.ingest.units import canonical
 from app.quality import rules
 
@@ -111,6 +119,7 @@ def _rows(chunks: Chunks, series: _Series, ctx: Context, errors: list[PointError
     factor, shift = conversion or (1.0, 0.0)
     convert = conversion is not None
     user_id, ingestion_id, min_at, max_at = ctx.user_id, ctx.ingestion_id, MIN_AT, ctx.max_at
+    text_max = TEXT_MAX
     parse, seconds = _parse_text, _SECONDS
     head = tail = "\x00"  # matches no stamp until a documented-form stamp has been parsed
     minute, minute_offset = _FAR_PAST, 0
@@ -124,6 +133,7 @@ def _rows(chunks: Chunks, series: _Series, ctx: Context, errors: list[PointError
         else:
             value = p.qty
             regular = value is not None and low <= value <= high
+        regular = regular and (p.source is None or len(p.source) <= text_max)
         if regular and type(stamp) is str and (end_value is None or type(end_value) is str):
             try:
                 if (

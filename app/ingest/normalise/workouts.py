@@ -138,9 +138,7 @@ def _identity(item: dict[str, Any], ctx: Context) -> _Identity:
     end, end_offset = ctx.when(item.get("end"), "end")
     if end < start:
         raise Reject("end", "workout ends before it starts")
-    external_id = item.get("id")
-    if external_id is not None and not isinstance(external_id, str):
-        raise Reject("id", "expected a string")
+    external_id = text_or_none(item.get("id"), "id")
     if external_id:
         version, natural_key = 2, f"v2:{external_id}"
     else:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from app.ingest import wire
-from app.ingest.normalise.common import Context, Reject, Rows, optional_number, to_json
+from app.ingest.normalise.common import (
+    Context,
+    Reject,
+    Rows,
+    optional_number,
+    text_or_none,
+    to_json,
+)
 from app.ingest.normalise.decode import decode_items
 from app.ingest.normalise.metrics.quantity import QUANTITY_COLUMNS
 from app.ingest.normalise.metrics.rows import Row, SeriesResult, build_each, metric_row
@@ -31,9 +38,7 @@ def _generic(
 ) -> Row:
     start, offset = ctx.when(point.get("date", point.get("start")), "date")
     end = ctx.when(point["end"], "end")[0] if point.get("end") is not None else None
-    source = point.get("source")
-    if source is not None and not isinstance(source, str):
-        raise Reject("source", "expected a string")
+    source = text_or_none(point.get("source"), "source")
     qty = optional_number(point.get("qty"), "qty")
     extra = {k: v for k, v in point.items() if k not in _GENERIC_SKIP}
     if qty is None and not extra:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.ingest.normalise.common import Context, PointError, Reject, Rows, month_of
+from app.ingest.normalise.common import Context, PointError, Reject, Rows, bounded, month_of
 
 Row = tuple[Any, ...]
 Bounds = tuple[datetime, datetime | None, int]  # start, end, offset
@@ -42,14 +42,18 @@ def columns(*values: str, per_metric: bool = False) -> tuple[str, ...]:
 
 def row(ctx: Context, bounds: Bounds, source: Any, *values: Any) -> Row:
     """A row of a single-metric table, in ``columns()`` order."""
-    return (ctx.user_id, *bounds, source, *values, ctx.ingestion_id)
+    return (ctx.user_id, *bounds, _source(source), *values, ctx.ingestion_id)
 
 
 def metric_row(
     ctx: Context, metric_id: int | None, bounds: Bounds, source: Any, *values: Any
 ) -> Row:
     """A row of a table several metrics share, in ``columns(per_metric=True)`` order."""
-    return (ctx.user_id, metric_id, *bounds, source, *values, ctx.ingestion_id)
+    return (ctx.user_id, metric_id, *bounds, _source(source), *values, ctx.ingestion_id)
+
+
+def _source(source: Any) -> Any:
+    return bounded(source, "source") if isinstance(source, str) else source
 
 
 def bounds_of(point: Any, ctx: Context) -> Bounds:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from app.ingest.normalise import workouts
-from app.ingest.normalise.common import Context, PointError
+from app.ingest.normalise.common import Context, PointError, decode_error_reason
 from app.ingest.normalise.decode import NotAList, decode_items
 from app.ingest.report.builder import ReportBuilder
 from app.ingest.write.units import WorkoutsUnit
@@ -28,7 +28,14 @@ def unit(raw: msgspec.Raw, ctx: Context, report: ReportBuilder) -> WorkoutsUnit 
     rejected = len(errors)
     for i, item in enumerate(items):
         index = indexes[i] if indexes is not None else i
-        workout = workouts.normalise(index, msgspec.json.decode(item), ctx, errors)
+        try:
+            decoded = msgspec.json.decode(item)
+        except msgspec.ValidationError as exc:  # a number no float holds (1e400), say
+            field_name, reason = decode_error_reason(exc)
+            errors.append(PointError("workouts", None, index, field_name, reason))
+            rejected += 1
+            continue
+        workout = workouts.normalise(index, decoded, ctx, errors)
         if workout is None:
             rejected += 1
         else:
