@@ -22,7 +22,8 @@ from app.config import Settings
 from app.erase import repository
 from app.erase.repository import EVENT_TABLES, METRIC_TABLES, Target
 from app.errors import NotFound
-from app.ingest import catalog, digests
+from app.ingest import catalog
+from app.ingest.repository import digests
 from app.query.cache import Json, JsonValue, QueryCache
 from app.query.errors import ConfirmationRequired, InvalidQuery
 from app.query.specs import SLEEP, spec_for

@@ -17,7 +17,7 @@ from typing import TypeAlias
 import msgspec
 from sqlalchemy import RowMapping
 
-from app.ingest.dates import format_date
+from app.ingest.normalise.dates import format_date
 from app.query.timerange import fixed
 from app.workout import geo
 

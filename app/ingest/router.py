@@ -25,10 +25,10 @@ from app.errors import (
 )
 from app.ingest import notify
 from app.ingest.body import receive_body
+from app.ingest.decode.wire import openapi_request_schema
 from app.ingest.report.builder import IngestReport
 from app.ingest.repository import archive
 from app.ingest.service import IngestService
-from app.ingest.wire import openapi_request_schema
 from app.observability import metrics
 
 router = APIRouter(prefix="/v1", tags=["ingest"])

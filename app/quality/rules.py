@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.ingest.units import canonical
+from app.ingest.normalise.units import canonical
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import NotFound
 from app.ingest import catalog
-from app.ingest.units import canonical
+from app.ingest.normalise.units import canonical
 from app.query import cursor, repository
 from app.query.cache import Json, JsonValue, QueryCache
 from app.query.errors import InvalidQuery

@@ -19,7 +19,7 @@ from app.query.errors import InvalidQuery
 
 Bucket = Literal["minute", "hour", "day", "week", "month"]
 BUCKETS: tuple[Bucket, ...] = ("minute", "hour", "day", "week", "month")
-# The widest UTC offset a stored point can carry (app.ingest.dates accepts +-18:00).
+# The widest UTC offset a stored point can carry (app.ingest.normalise.dates accepts +-18:00).
 MAX_OFFSET = timedelta(hours=18)
 # A '+' left unencoded in a query string arrives as a space: "...T00:00:00 11:00".
 _SPACE_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.ingest import digests, jobs
+from app.ingest import jobs
 from app.ingest.normalise import metrics as metric_series
+from app.ingest.repository import digests
 from tests import hae_generator as g
 
 SMALL = 5_000  # materialised series (below STREAM_MIN_POINTS), above digests.MIN_BYTES

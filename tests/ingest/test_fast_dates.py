@@ -9,10 +9,10 @@ from typing import Any
 
 import msgspec
 
-from app.ingest import wire
-from app.ingest.dates import DateError, parse_date
+from app.ingest.decode import wire
 from app.ingest.normalise import fast
 from app.ingest.normalise.common import Context, PointError, Reject, Rows
+from app.ingest.normalise.dates import DateError, parse_date
 from app.ingest.normalise.metrics import HEART_RATE_COLUMNS, QUANTITY_COLUMNS
 
 

@@ -121,3 +121,20 @@ async def test_one_bad_workout_value_costs_only_that_workout(
     assert report["errors"][0]["index"] == 1
     stored = await db("SELECT count(*) AS n FROM workouts WHERE user_id = :u", u=user_id)
     assert stored[0]["n"] == 2
+
+
+async def test_an_ecg_count_beyond_its_column_costs_only_that_record(
+    client: httpx.AsyncClient, writer: tuple[int, dict[str, str]], db: Callable[..., Any]
+) -> None:
+    user_id, headers = writer
+    records = [g.ecg_record(start=g.EVENT_TIME + timedelta(hours=i)) for i in range(3)]
+    records[1]["numberOfVoltageMeasurements"] = 7_000_000_000_123
+
+    response = await client.post("/v1/ingest", json=g.envelope(ecg=records), headers=headers)
+
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["ecg"]["inserted"], report["ecg"]["rejected"]) == (2, 1)
+    assert report["errors"][0]["field"] == "numberOfVoltageMeasurements"
+    stored = await db("SELECT count(*) AS n FROM ecg_recordings WHERE user_id = :u", u=user_id)
+    assert stored[0]["n"] == 2

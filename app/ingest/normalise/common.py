@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from app.ingest.dates import DateError, parse_date
+from app.ingest.normalise.dates import DateError, parse_date
 from app.quality import rules
 
 Month = tuple[int, int]
@@ -145,12 +145,28 @@ def optional_number(value: object, field_name: str, *, non_negative: bool = Fals
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Reject(field_name, f"expected a number, got {type(value).__name__}")
-    number_ = float(value)
+    try:
+        number_ = float(value)
+    except OverflowError:  # an integer literal beyond any float
+        raise Reject(field_name, "not a finite number") from None
     if not math.isfinite(number_):
         raise Reject(field_name, "not a finite number")
     if non_negative and number_ < 0:
         raise Reject(field_name, "a negative value is impossible here")
     return number_
+
+
+INT_MAX = 2**31 - 1  # an integer column
+
+
+def optional_count(value: object, field_name: str) -> int | None:
+    """A whole non-negative number that fits an integer column, or None when absent."""
+    number_ = optional_number(value, field_name, non_negative=True)
+    if number_ is None:
+        return None
+    if number_ > INT_MAX or not number_.is_integer():
+        raise Reject(field_name, f"expected a whole number from 0 to {INT_MAX}")
+    return int(number_)
 
 
 def number(value: object, field_name: str, *, non_negative: bool = False) -> float:

@@ -11,6 +11,7 @@ from app.ingest.normalise.common import (
     Reject,
     bool_or_none,
     number,
+    optional_count,
     optional_number,
     text_or_none,
     to_json,
@@ -104,7 +105,7 @@ def ecg(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
             units.add(sample["units"])
     if len(units) > 1:
         raise Reject("voltageMeasurements", f"mixed voltage units {sorted(units)}")
-    count = optional_number(item.get("numberOfVoltageMeasurements"), "numberOfVoltageMeasurements")
+    count = optional_count(item.get("numberOfVoltageMeasurements"), "numberOfVoltageMeasurements")
     return (
         ctx.user_id,
         *_span(item, ctx),
@@ -112,7 +113,7 @@ def ecg(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
         text_or_none(item.get("severity"), "severity"),
         optional_number(item.get("averageHeartRate"), "averageHeartRate", non_negative=True),
         optional_number(item.get("samplingFrequency"), "samplingFrequency", non_negative=True),
-        int(count) if count is not None else None,
+        count,
         units.pop() if units else None,
         voltages or None,
         times or None,

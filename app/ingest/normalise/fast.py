@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, NamedTuple
 
-from app.ingest.dates import _SECONDS, DateError, _parse_text
 from app.ingest.normalise.common import (
     MIN_AT,
     TEXT_MAX,
@@ -25,7 +24,8 @@ from app.ingest.normalise.common import (
     Reject,
     Rows,
 )
-from app.ingest.units import canonical
+from app.ingest.normalise.dates import _SECONDS, DateError, _parse_text
+from app.ingest.normalise.units import canonical
 from app.quality import rules
 
 Row = tuple[Any, ...]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.ingest.dates import DateError, parse_calendar_date
 from app.ingest.normalise.common import (
     Context,
     PointError,
@@ -16,6 +15,7 @@ from app.ingest.normalise.common import (
     month_of,
     optional_number,
 )
+from app.ingest.normalise.dates import DateError, parse_calendar_date
 from app.quality import rules
 
 SLEEP_COLUMNS = (

@@ -26,7 +26,7 @@ from app.ingest.normalise.common import (
     text_or_none,
     to_json,
 )
-from app.ingest.units import canonical
+from app.ingest.normalise.units import canonical
 from app.quality import rules
 
 WORKOUT_COLUMNS = (

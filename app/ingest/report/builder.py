@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.ingest.normalise import events
 from app.ingest.normalise.common import PointError
 
 MAX_ERRORS = 100
@@ -178,15 +179,7 @@ def as_duplicate(report: dict[str, Any]) -> dict[str, Any]:
     out["duplicate_of"] = report["ingestion_id"]
     out["totals"] = restate(report["totals"])
     out["metrics"] = {name: restate(c) for name, c in report.get("metrics", {}).items()}
-    for section in (
-        "workouts",
-        "symptoms",
-        "ecg",
-        "heartRateNotifications",
-        "stateOfMind",
-        "medications",
-        "cycleTracking",
-    ):
+    for section in ("workouts", *events.SECTIONS):
         if isinstance(report.get(section), dict):
             out[section] = restate(report[section])
     return out

@@ -7,4 +7,5 @@
 - ``catalog``: metric type ids.
 - ``archive``: the raw body archive, which is also the job queue.
 - ``locks``: the per-user writer locks every writer takes, in one order.
+- ``digests``: series digests, which answer a large series sent again byte for byte.
 """

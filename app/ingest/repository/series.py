@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import driver_connection
 from app.ingest.normalise.common import Month, Rows
-from app.ingest.repository.tables import TableSpec, key_prefix, spec, time_range
+from app.ingest.repository.tables import TableSpec, key_prefix, spec, time_range, user_of
 
 _GEOMETRY_IN = "ST_GeomFromEWKB({})"
 _GEOMETRY_OUT = "ST_AsEWKB({})"
@@ -61,20 +61,23 @@ async def drop_stage(conn: AsyncConnection, table: str) -> None:
 
 async def merge(
     conn: AsyncConnection,
-    table: str,
-    columns: tuple[str, ...],
-    *,
-    returning: str | None,
-    dedupe: bool,
-    user_id: int,
+    rows: Rows,
     first_at: Any,
     last_at: Any,
+    *,
+    returning: str | None = None,
+    dedupe: bool | None = None,
 ) -> tuple[list[Any], list[Any]]:
-    """Apply the staged rows to ``table``: (keys inserted, keys updated) as ``returning`` names
-    them (1 for each row when None). ``first_at``/``last_at`` let the planner prune partitions."""
-    sql = _merge_sql(table, columns, returning, dedupe)
-    params = {"user_id": user_id, "first_at": first_at, "last_at": last_at}
+    """Apply the staged rows of ``rows``' table, then drop the stage: (keys inserted, keys
+    updated) as ``returning`` names them (1 for each row when None). ``first_at``/``last_at``
+    let the planner prune partitions; ``dedupe`` (default: unless the rows' keys are known to
+    be unique) keeps the last of rows sharing a key."""
+    if dedupe is None:
+        dedupe = not rows.unique_keys
+    sql = _merge_sql(rows.table, rows.columns, returning, dedupe)
+    params = {"user_id": user_of(rows), "first_at": first_at, "last_at": last_at}
     result = (await conn.execute(sql, params)).one()
+    await drop_stage(conn, rows.table)
     return list(result.inserted), list(result.updated)
 
 

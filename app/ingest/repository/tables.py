@@ -74,3 +74,11 @@ def key_prefix(rows: Rows) -> dict[str, Any]:
     if rows.stream is not None:
         return rows.key_prefix
     return {c: rows.rows[0][rows.columns.index(c)] for c in spec(rows.table).prefix}
+
+
+def user_of(rows: Rows) -> int:
+    """The user every row of ``rows`` belongs to."""
+    if rows.stream is not None:
+        user_id: int = rows.key_prefix["user_id"]
+        return user_id
+    return int(rows.rows[0][rows.columns.index("user_id")])

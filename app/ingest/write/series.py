@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ingest.normalise.common import OutOfHint, Rows
 from app.ingest.repository import locks, series
-from app.ingest.repository.tables import key_prefix, spec, time_range
+from app.ingest.repository.tables import key_prefix, spec, time_range, user_of
 from app.ingest.types import UpsertResult
 
 _ANALYZE_FROM_ROWS = 1000  # a staged batch this large gets statistics before the merge
@@ -38,8 +38,7 @@ async def upsert(
         return await _upsert_stream(conn, rows, held)
     if not rows.rows:
         return UpsertResult(0, 0, 0, [], [])
-    user_id = rows.rows[0][rows.columns.index("user_id")]
-    await locks.lock_writers(conn, rows.table, user_id, held)
+    await locks.lock_writers(conn, rows.table, user_of(rows), held)
     first_at, last_at = time_range(rows)
     if rows.unique_keys and first_at is not None:
         if empty is None:
@@ -50,32 +49,21 @@ async def upsert(
             return UpsertResult(len(rows.rows), len(rows.rows), 0, keys, [], direct=True)
     analyze = len(rows.rows) >= _ANALYZE_FROM_ROWS
     await series.stage(conn, rows.table, rows.columns, rows.rows, analyze=analyze)
-    inserted, updated = await series.merge(
-        conn,
-        rows.table,
-        rows.columns,
-        returning=returning,
-        dedupe=not rows.unique_keys,
-        user_id=user_id,
-        first_at=first_at,
-        last_at=last_at,
-    )
-    await series.drop_stage(conn, rows.table)
+    inserted, updated = await series.merge(conn, rows, first_at, last_at, returning=returning)
     return UpsertResult(len(rows.rows), len(inserted), len(updated), inserted, updated)
 
 
 async def _upsert_stream(conn: AsyncConnection, rows: Rows, held: frozenset[str]) -> UpsertResult:
     """A large series: rows are normalised while COPY sends them, so Python and PostgreSQL work
     at the same time and the rows are never all in memory."""
-    user_id = rows.key_prefix["user_id"]
-    await locks.lock_writers(conn, rows.table, user_id, held)
+    await locks.lock_writers(conn, rows.table, user_of(rows), held)
     if rows.hint is not None:
         stored_until = await series.newest_stored(conn, rows.table, key_prefix(rows), *rows.hint)
         if stored_until is None or stored_until < rows.hint[1]:
             written = await _try_split_write(conn, rows, stored_until)
             if written is not None:
                 return written
-    return await _merge_stream(conn, rows, user_id)
+    return await _merge_stream(conn, rows)
 
 
 async def _try_split_write(
@@ -96,7 +84,7 @@ async def _try_split_write(
         rows.strict = False
 
 
-async def _merge_stream(conn: AsyncConnection, rows: Rows, user_id: int) -> UpsertResult:
+async def _merge_stream(conn: AsyncConnection, rows: Rows) -> UpsertResult:
     """Stage the whole stream and merge it."""
     assert rows.stream is not None  # noqa: S101 - only called for streamed series
     await series.stage(conn, rows.table, rows.columns, rows.stream(), analyze=False)
@@ -106,17 +94,7 @@ async def _merge_stream(conn: AsyncConnection, rows: Rows, user_id: int) -> Upse
     # Months the claim did not cover: created here, in this transaction.
     await series.ensure_months(conn, rows.table, rows.months)
     await series.analyze_stage(conn, rows.table)
-    inserted, updated = await series.merge(
-        conn,
-        rows.table,
-        rows.columns,
-        returning=None,
-        dedupe=not rows.unique_keys,
-        user_id=user_id,
-        first_at=rows.first_at,
-        last_at=rows.last_at,
-    )
-    await series.drop_stage(conn, rows.table)
+    inserted, updated = await series.merge(conn, rows, rows.first_at, rows.last_at)
     return UpsertResult(rows.count, len(inserted), len(updated), [], [])
 
 
@@ -146,17 +124,10 @@ async def _split_write(
     inserted = updated = 0
     if shared[0]:
         await series.analyze_stage(conn, rows.table)
-        merged = await series.merge(
-            conn,
-            rows.table,
-            rows.columns,
-            returning=None,
-            dedupe=False,  # strictly ordered: keys unique
-            user_id=rows.key_prefix["user_id"],
-            first_at=rows.hint[0],
-            last_at=stored_until,
-        )
+        # Strictly ordered: keys unique.
+        merged = await series.merge(conn, rows, rows.hint[0], stored_until, dedupe=False)
         inserted, updated = len(merged[0]), len(merged[1])
-    await series.drop_stage(conn, rows.table)
+    else:
+        await series.drop_stage(conn, rows.table)
     await series.copy_into(conn, rows.table, rows.columns, chain(first_new, stream))
     return UpsertResult(rows.count, inserted + rows.count - shared[0], updated, [], [])

@@ -9,10 +9,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.ingest import digests
 from app.ingest.normalise import workouts
 from app.ingest.normalise.common import Context, PointError, Rows
 from app.ingest.report.builder import ReportBuilder
+from app.ingest.repository import digests
 from app.ingest.repository.tables import time_range
 from app.ingest.types import UpsertResult
 from app.ingest.write import series

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ingest import catalog, wire
+from app.ingest import catalog
 from app.ingest.catalog import Storage
+from app.ingest.decode import wire
+from app.ingest.decode.items import decode_items
 from app.ingest.normalise import sleep
 from app.ingest.normalise.common import Context, Rows
-from app.ingest.normalise.decode import decode_items
 from app.ingest.normalise.metrics.clinical import (
     BLOOD_PRESSURE_COLUMNS,
     GLUCOSE_COLUMNS,

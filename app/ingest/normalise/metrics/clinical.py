@@ -6,7 +6,7 @@ from typing import Any
 
 from app.ingest.normalise.common import Context, Flag, Reject, number
 from app.ingest.normalise.metrics.rows import Row, bounds_of, columns, row
-from app.ingest.units import to_canonical
+from app.ingest.normalise.units import to_canonical
 from app.quality import rules
 
 BLOOD_PRESSURE_COLUMNS = columns("systolic", "diastolic", "unit")

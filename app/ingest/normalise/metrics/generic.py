@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ingest import wire
+from app.ingest.decode import wire
+from app.ingest.decode.items import decode_items
 from app.ingest.normalise.common import (
     Context,
     Reject,
@@ -13,10 +14,9 @@ from app.ingest.normalise.common import (
     text_or_none,
     to_json,
 )
-from app.ingest.normalise.decode import decode_items
 from app.ingest.normalise.metrics.quantity import QUANTITY_COLUMNS
 from app.ingest.normalise.metrics.rows import Row, SeriesResult, build_each, metric_row
-from app.ingest.units import to_canonical
+from app.ingest.normalise.units import to_canonical
 
 _GENERIC_SKIP = {"date", "start", "end", "source", "qty"}
 

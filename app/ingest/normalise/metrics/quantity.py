@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ingest import catalog, wire
+from app.ingest import catalog
+from app.ingest.decode import wire
+from app.ingest.decode.items import decode_any
 from app.ingest.normalise.common import Context, number, to_json
-from app.ingest.normalise.decode import decode_any
 from app.ingest.normalise.metrics.rows import Row, bounds_of, columns, metric_row
-from app.ingest.units import to_canonical
+from app.ingest.normalise.units import to_canonical
 from app.quality import rules
 
 QUANTITY_COLUMNS = columns("qty", "unit", "qty_canonical", "extra", per_metric=True)

@@ -13,11 +13,12 @@ from typing import Any
 
 import msgspec
 
-from app.ingest import catalog, wire
-from app.ingest.dates import DateError, parse_date
+from app.ingest import catalog
+from app.ingest.decode import wire
+from app.ingest.decode.items import NotAList
 from app.ingest.normalise import fast
 from app.ingest.normalise.common import Context, PointError, Rows, decode_error_reason
-from app.ingest.normalise.decode import NotAList
+from app.ingest.normalise.dates import DateError, parse_date
 from app.ingest.normalise.metrics.heart_rate import heart_rate
 from app.ingest.normalise.metrics.quantity import quantity
 from app.ingest.normalise.metrics.rows import SeriesResult

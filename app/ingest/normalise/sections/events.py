@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import msgspec
 
+from app.ingest.decode.items import NotAList, decode_items
 from app.ingest.normalise import events as event_rows
 from app.ingest.normalise.common import Context, PointError, Reject, Rows, month_of
-from app.ingest.normalise.decode import NotAList, decode_items
 from app.ingest.report.builder import ReportBuilder
 from app.ingest.types import UpsertResult
 from app.ingest.write.units import SeriesUnit

@@ -3,7 +3,7 @@
 Before any series is normalised: every name's metric type id (one look-up for the body, then
 remembered by the process), and for large series the digests of their bytes (one look-up): a
 series applied before byte for byte, whose rows are all still stored, is reported unchanged
-without being decoded further (see ``app.ingest.digests``)."""
+without being decoded further (see ``app.ingest.repository.digests``)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from functools import partial
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.ingest import catalog, digests, wire
+from app.ingest import catalog
+from app.ingest.decode import wire
+from app.ingest.decode.items import NotAList, decode_items
 from app.ingest.normalise import metrics as metric_series
 from app.ingest.normalise.common import Context, PointError
-from app.ingest.normalise.decode import NotAList, decode_items
 from app.ingest.report.builder import ReportBuilder
 from app.ingest.repository import catalog as catalog_sql
+from app.ingest.repository import digests
 from app.ingest.repository.tables import spec
 from app.ingest.types import UpsertResult
 from app.ingest.write.units import PendingDigest, SeriesUnit

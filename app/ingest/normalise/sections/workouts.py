@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
+from app.ingest.decode.items import NotAList, decode_items
 from app.ingest.normalise import workouts
 from app.ingest.normalise.common import Context, PointError, decode_error_reason
-from app.ingest.normalise.decode import NotAList, decode_items
 from app.ingest.report.builder import ReportBuilder
 from app.ingest.write.units import WorkoutsUnit
 

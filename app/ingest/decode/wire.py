@@ -12,6 +12,8 @@ from typing import Any
 import msgspec
 from msgspec import Raw, Struct, field
 
+from app.ingest.normalise import events
+
 DateValue = str | float | None
 Num = float | None
 
@@ -132,15 +134,7 @@ def openapi_request_schema() -> dict[str, Any]:
                     "metrics": {"type": "array", "items": _struct_schema(MetricSeries)},
                     **{
                         section: {"type": "array", "items": {"type": "object"}}
-                        for section in (
-                            "workouts",
-                            "symptoms",
-                            "ecg",
-                            "heartRateNotifications",
-                            "stateOfMind",
-                            "medications",
-                            "cycleTracking",
-                        )
+                        for section in ("workouts", *events.SECTIONS)
                     },
                 },
                 "additionalProperties": True,
