@@ -9,8 +9,17 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.query.cache import QueryCache
+from app.query.errors import InvalidQuery
 from app.query.service import QueryService
 from app.query.sleep import SleepService
+
+
+async def reject_unstorable_text(request: Request) -> None:
+    """PostgreSQL text cannot hold NUL: a parameter carrying one is refused here, by name,
+    before it can reach a statement (where it would fail as a database error)."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidQuery(f"`{name}` contains a NUL character", field=name)
 
 
 async def get_engine(request: Request) -> AsyncEngine:
