@@ -42,7 +42,12 @@ CASES: list[tuple[str, str, dict[str, str], str]] = [
     ("GET", "/v1/metrics/step_count", {"tz": "Mars/Olympus_Mons"}, "tz"),
     ("GET", "/v1/metrics/step_count", {"tz": "UTC\x00"}, "tz"),
     ("GET", "/v1/metrics/step_count", {"cursor": "%%%not-base64"}, "cursor"),
-    ("GET", "/v1/metrics/step_count", {"cursor": _forged("raw", RAW, [EARLY, None, "W"])}, "cursor"),
+    (
+        "GET",
+        "/v1/metrics/step_count",
+        {"cursor": _forged("raw", RAW, [EARLY, None, "W"])},
+        "cursor",
+    ),
     ("GET", "/v1/metrics/step_count", {"cursor": _forged("raw", RAW, [LATE, LATE, "W"])}, "cursor"),
     (
         "GET",
