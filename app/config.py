@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         description="Largest request body accepted (after gzip decoding); larger gets 413.",
         validation_alias="HAE_MAX_BODY_BYTES",
     )
+    body_idle_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request body whose next chunk takes longer than this gets 408 and the"
+        " connection is closed: a stalled upload cannot hold a worker.",
+        validation_alias="HAE_BODY_IDLE_TIMEOUT_S",
+    )
     future_tolerance_days: int = Field(
         default=730,
         ge=1,

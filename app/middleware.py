@@ -1,8 +1,10 @@
 """Pure-ASGI middleware: a request id bound to every log line and echoed back; the response
-headers every answer carries (security headers, RateLimit state recorded by the dependencies)."""
+headers every answer carries (security headers, RateLimit state recorded by the dependencies);
+a bound on how long a request body may stall between two chunks."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -10,6 +12,7 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import AppError
 from app.observability import metrics
 from app.ratelimit.limiter import policy_headers
 
@@ -36,6 +39,40 @@ _HAE_CONTEXT = {
     b"automation-id": "automation_id",
     b"session-id": "session_id",
 }
+
+
+class BodyStalled(AppError):
+    status = 408
+    title = "Request Timeout"
+    type = "/problems/body-stalled"
+
+    def __init__(self, detail: str | None = None, **extensions: object) -> None:
+        super().__init__(detail, **extensions)
+        # The rest of a stalled body may still arrive: the connection cannot be reused.
+        self.headers["Connection"] = "close"
+
+
+def idle_limited(receive: Receive, timeout_s: float) -> Receive:
+    """``receive`` that raises BodyStalled when the next body chunk takes over ``timeout_s``.
+    Only while the body is incomplete: after it, receive waits for a disconnect, for as long as
+    a streamed response lasts."""
+    body_done = False
+
+    async def receive_within() -> Message:
+        nonlocal body_done
+        if body_done:
+            return await receive()
+        try:
+            message = await asyncio.wait_for(receive(), timeout_s)
+        except TimeoutError:
+            raise BodyStalled(
+                f"no part of the body arrived for {timeout_s:g} s", timeout_s=timeout_s
+            ) from None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            body_done = True
+        return message
+
+    return receive_within
 
 
 class RequestContextMiddleware:
@@ -74,8 +111,9 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        settings = scope["app"].state.settings
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, idle_limited(receive, settings.body_idle_timeout_s), send_with_id)
         finally:
             structlog.contextvars.clear_contextvars()
 

@@ -14,10 +14,10 @@ from app.erase.service import SECTIONS, EraseService
 from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
 from app.export.router import RangeEnd, RangeStart, RangeTz
 from app.query import render
-from app.query.dependencies import EngineDep, RedisDep
+from app.query.dependencies import EngineDep, RedisDep, reject_unstorable_text
 from app.query.errors import ConfirmationRequired, InvalidQuery, InvalidRequest
 
-router = APIRouter(prefix="/v1", tags=["deletion"])
+router = APIRouter(prefix="/v1", tags=["deletion"], dependencies=[Depends(reject_unstorable_text)])
 
 _ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import ReaderDep
 from app.errors import Forbidden, TooManyRequests, Unauthorized, problem_responses
 from app.export.service import ExportService
-from app.query.dependencies import EngineDep
+from app.query.dependencies import EngineDep, reject_unstorable_text
 from app.query.errors import InvalidQuery, InvalidRequest
 from app.query.timerange import parse_range, parse_tz
 
-router = APIRouter(prefix="/v1", tags=["export"])
+router = APIRouter(prefix="/v1", tags=["export"], dependencies=[Depends(reject_unstorable_text)])
 
 # The range of a user's data, as the export and the deletion API take it.
 RangeStart = Annotated[

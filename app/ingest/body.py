@@ -39,20 +39,9 @@ async def receive_body(
     end), so the byte budget is charged while the body streams and can refuse it part way. The
     decoded body is kept in memory only while it is at most ``keep_up_to`` bytes.
     """
-    if content_length is not None:
-        try:
-            declared = int(content_length)
-        except ValueError:
-            raise MalformedPayload("invalid Content-Length") from None
-        if declared > limit:
-            raise PayloadTooLarge(
-                f"body of {declared} bytes exceeds the limit of {limit}", limit=limit
-            )
-    encoding = (content_encoding or "identity").strip().lower()
-    if encoding not in ("identity", "gzip", "x-gzip"):
-        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported (use gzip)")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding != "identity" else None
+    _check_declared_length(content_length, limit)
     sink = _Sink(keep_up_to, compression_level)
+    gunzip = _gunzip_for(content_encoding)
     received = 0
     unreported = 0
     async for chunk in chunks:
@@ -63,28 +52,71 @@ async def receive_body(
         if on_received is not None and unreported >= report_every:
             await on_received(unreported)
             unreported = 0
-        if inflater is None:
+        if gunzip is None:
             sink.write(chunk)
-            continue
-        try:
-            # Never inflate more than the room left: a bomb is refused without being expanded.
-            data = inflater.decompress(chunk, limit - sink.size + 1)
-            sink.write(data)
-            while inflater.unconsumed_tail and sink.size <= limit:
-                sink.write(inflater.decompress(inflater.unconsumed_tail, limit - sink.size + 1))
-        except zlib.error as exc:
-            raise MalformedPayload(f"invalid gzip body: {exc}") from None
-        if sink.size > limit:
-            raise PayloadTooLarge(
-                f"decompressed body exceeds the limit of {limit} bytes", limit=limit
-            )
+        else:
+            gunzip.feed(chunk, sink, limit)
     if on_received is not None and unreported:
         await on_received(unreported)
-    if inflater is not None:
-        if not inflater.eof:
-            raise MalformedPayload("truncated gzip body")
-        sink.write(inflater.flush())
+    if gunzip is not None:
+        gunzip.finish()
     return sink.finish()
+
+
+def _check_declared_length(content_length: str | None, limit: int) -> None:
+    if content_length is None:
+        return
+    try:
+        declared = int(content_length)
+    except ValueError:
+        raise MalformedPayload("invalid Content-Length") from None
+    if declared > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}", limit=limit)
+
+
+def _gunzip_for(content_encoding: str | None) -> _Gunzip | None:
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip"):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported (use gzip)")
+    return _Gunzip() if encoding != "identity" else None
+
+
+class _Gunzip:
+    """Gzip members one after another, decoded as their concatenation (RFC 1952 allows several,
+    and ``cat a.gz b.gz`` makes them); never inflates more than the room left, so a bomb is
+    refused without being expanded."""
+
+    def __init__(self) -> None:
+        self._member: Any = None  # the member being decoded; None between members
+        self._members = 0
+
+    def feed(self, data: bytes, sink: _Sink, limit: int) -> None:
+        try:
+            while data:
+                if self._member is None:
+                    self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                sink.write(self._member.decompress(data, limit - sink.size + 1))
+                while self._member.unconsumed_tail and sink.size <= limit:
+                    tail = self._member.unconsumed_tail
+                    sink.write(self._member.decompress(tail, limit - sink.size + 1))
+                if sink.size > limit:
+                    raise PayloadTooLarge(
+                        f"decompressed body exceeds the limit of {limit} bytes", limit=limit
+                    )
+                if not self._member.eof:
+                    return
+                data = self._member.unused_data
+                self._member = None
+                self._members += 1
+        except zlib.error as exc:
+            raise MalformedPayload(f"invalid gzip body: {exc}") from None
+
+    def finish(self) -> None:
+        if self._member is not None or self._members == 0:
+            raise MalformedPayload("truncated gzip body")
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 class _Sink:
@@ -93,6 +125,9 @@ class _Sink:
 
     def __init__(self, keep_up_to: int, level: int) -> None:
         self.size = 0
+        # The first bytes wait here until a UTF-8 byte order mark can be told apart and dropped:
+        # some exporters write one, and a JSON parser refuses it.
+        self._head: bytes | None = b""
         self._keep_up_to = keep_up_to
         self._level = level
         self._kept: bytearray | None = bytearray()
@@ -101,6 +136,11 @@ class _Sink:
         self._compressed: list[bytes] = []
 
     def write(self, data: bytes) -> None:
+        if self._head is not None:
+            self._head += data
+            if len(self._head) < len(_BOM):
+                return
+            data, self._head = self._head.removeprefix(_BOM), None
         if not data:
             return
         self.size += len(data)
@@ -116,6 +156,9 @@ class _Sink:
         self._compressed.append(self._compressor.compress(data))
 
     def finish(self) -> ReceivedBody:
+        if self._head is not None:
+            head, self._head = self._head, None
+            self.write(head)
         if self._compressor is None:
             body = bytes(self._kept or b"")
             blob = zstandard.ZstdCompressor(level=self._level).compress(body)

@@ -5,20 +5,28 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.auth.dependencies import ReaderDep
 from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
 from app.query import render, vendor
 from app.query.cache import JsonValue
-from app.query.dependencies import CacheDep, EngineDep, QueryServiceDep, SleepServiceDep
+from app.query.dependencies import (
+    CacheDep,
+    EngineDep,
+    QueryServiceDep,
+    SleepServiceDep,
+    reject_unstorable_text,
+)
 from app.query.errors import InvalidQuery, InvalidRequest
 from app.query.specs import SLEEP
 from app.query.timerange import parse_range
 from app.workout.repository import WorkoutFilter
 from app.workout.service import WorkoutService
 
-router = APIRouter(prefix="/api", tags=["compatibility"])
+router = APIRouter(
+    prefix="/api", tags=["compatibility"], dependencies=[Depends(reject_unstorable_text)]
+)
 
 _ERRORS = (InvalidQuery, InvalidRequest, Unauthorized, Forbidden, TooManyRequests)
 
@@ -29,7 +37,7 @@ async def get_workout_service(engine: EngineDep, cache: CacheDep) -> WorkoutServ
 
 @router.get("/metrics/{name}", responses=problem_responses(*_ERRORS, NotFound))
 async def vendor_metrics(
-    name: str,
+    name: Annotated[str, Path(max_length=200)],
     principal: ReaderDep,
     service: QueryServiceDep,
     sleep: SleepServiceDep,

@@ -44,6 +44,7 @@ def decode(token: str | None, kind: str, query: str) -> list[Any] | None:
         or doc.get("k") != kind
         or doc.get("f") != query
         or not isinstance(doc.get("v"), list)
+        or any(isinstance(v, str) and "\x00" in v for v in doc["v"])
     ):
         raise InvalidQuery("`cursor` is not a cursor of this query", field="cursor")
     values: list[Any] = doc["v"]

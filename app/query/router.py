@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.auth.dependencies import ReaderDep
 from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
 from app.query import render
 from app.query.cache import Json
-from app.query.dependencies import QueryServiceDep, SleepServiceDep
+from app.query.dependencies import QueryServiceDep, SleepServiceDep, reject_unstorable_text
 from app.query.errors import InvalidQuery, InvalidRequest
 from app.query.schemas import MetricList, SeriesPage, SleepPage
 from app.query.service import MAX_LIMIT
 from app.query.sleep import MAX_NIGHTS
 
-router = APIRouter(prefix="/v1", tags=["query"])
+router = APIRouter(prefix="/v1", tags=["query"], dependencies=[Depends(reject_unstorable_text)])
 
 _ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
 From = Annotated[

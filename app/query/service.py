@@ -20,7 +20,7 @@ from app.query.cache import Json, JsonValue, QueryCache
 from app.query.errors import InvalidQuery
 from app.query.repository import SeriesQuery
 from app.query.specs import SLEEP, MetricSpec, describe, spec_for
-from app.query.timerange import BUCKETS, iso, local_label, parse_range, parse_tz
+from app.query.timerange import BUCKETS, iso, local_label, parse_range, parse_tz, stamp
 
 MAX_LIMIT = 10_000
 CursorKey = list[datetime | str | None]
@@ -207,7 +207,7 @@ def _typed_after(
     try:
         if bucket is not None:
             (start,) = values
-            parsed = datetime.fromisoformat(_required(start))
+            parsed = stamp(_required(start))
             if (parsed.tzinfo is None) != (tz is None):
                 raise ValueError("bucket cursor of another mode")
             return [parsed]
@@ -216,8 +216,8 @@ def _typed_after(
             raise ValueError("key length")
         end_text = _text(end)
         typed: CursorKey = [
-            datetime.fromisoformat(_required(start)),
-            datetime.fromisoformat(end_text) if end_text is not None else None,
+            stamp(_required(start)),
+            stamp(end_text) if end_text is not None else None,
             _text(source),
         ]
         return typed + [_text(v) for v in extra]

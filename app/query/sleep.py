@@ -16,7 +16,7 @@ from app.query import cursor, repository
 from app.query.cache import Json, JsonValue
 from app.query.errors import InvalidQuery
 from app.query.repository import SleepQuery
-from app.query.timerange import fixed, iso, parse_bound, parse_tz
+from app.query.timerange import fixed, iso, parse_bound, parse_tz, within_limits
 
 MAX_NIGHTS = 366
 
@@ -47,6 +47,8 @@ class SleepService:
         after = cursor.decode(page, "sleep", query_id)
         try:
             last = date.fromisoformat(str(after[0])) if after else None
+            if last is not None and not within_limits(last):
+                raise ValueError("night out of range")
         except ValueError:
             raise InvalidQuery("`cursor` is not a cursor of this query", field="cursor") from None
         q = SleepQuery(

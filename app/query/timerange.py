@@ -21,6 +21,10 @@ Bucket = Literal["minute", "hour", "day", "week", "month"]
 BUCKETS: tuple[Bucket, ...] = ("minute", "hour", "day", "week", "month")
 # The widest UTC offset a stored point can carry (app.ingest.normalise.dates accepts +-18:00).
 MAX_OFFSET = timedelta(hours=18)
+# Bounds stay a year inside datetime's range, so moving one by any UTC offset, zone, week, month
+# or year (in Python, or as a parameter PostgreSQL shifts) can never overflow.
+EARLIEST = datetime(2, 1, 1)  # noqa: DTZ001 - a wall-clock limit, compared without zone
+LATEST = datetime(9998, 12, 31)  # noqa: DTZ001
 # A '+' left unencoded in a query string arrives as a space: "...T00:00:00 11:00".
 _SPACE_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
@@ -45,17 +49,38 @@ def parse_bound(value: str | None, field: str) -> Bound | None:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return Bound(local=datetime(day.year, day.month, day.day))  # noqa: DTZ001 - wall clock
-        parsed = datetime.fromisoformat(text)
+            parsed = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - wall clock
+        else:
+            parsed = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidQuery(
             f"`{field}` must be an ISO 8601 date or date-time, e.g. 2023-01-20 or"
             " 2023-01-20T06:00:00+11:00",
             field=field,
         ) from None
+    if not within_limits(parsed):
+        raise InvalidQuery(
+            f"`{field}` must lie between {EARLIEST.date()} and {LATEST.date()}", field=field
+        )
     if parsed.tzinfo is not None:
         return Bound(at=parsed.astimezone(UTC))
     return Bound(local=parsed)
+
+
+def within_limits(moment: datetime | date) -> bool:
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day)  # noqa: DTZ001 - wall clock
+    return EARLIEST <= moment.replace(tzinfo=None) < LATEST
+
+
+def stamp(text: object) -> datetime:
+    """A date-time taken back from a cursor; ValueError unless text inside the limits."""
+    if not isinstance(text, str):
+        raise ValueError("not a date-time")
+    parsed = datetime.fromisoformat(text)
+    if not within_limits(parsed):
+        raise ValueError("date-time out of range")
+    return parsed
 
 
 def parse_range(

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from app.auth.dependencies import ReaderDep
 from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
 from app.query import render
-from app.query.dependencies import CacheDep, EngineDep
+from app.query.dependencies import CacheDep, EngineDep, reject_unstorable_text
 from app.query.errors import InvalidQuery, InvalidRequest
 from app.workout import geo
 from app.workout.service import MAX_LIMIT, WorkoutService, build_filter
 
-router = APIRouter(prefix="/v1/workouts", tags=["workouts"])
+router = APIRouter(
+    prefix="/v1/workouts", tags=["workouts"], dependencies=[Depends(reject_unstorable_text)]
+)
 
 _ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
 

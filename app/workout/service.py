@@ -3,7 +3,6 @@ route as GeoJSON or GPX, and distance per period from the route geometry."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import RowMapping
@@ -14,7 +13,7 @@ from app.ingest.models.workouts import SUMMARY_COLUMNS
 from app.query import cursor
 from app.query.cache import Json, JsonValue, QueryCache
 from app.query.errors import InvalidQuery
-from app.query.timerange import iso, local_label, parse_range, parse_tz
+from app.query.timerange import iso, local_label, parse_range, parse_tz, stamp
 from app.workout import geo, repository
 from app.workout.repository import BBox, Near, WorkoutFilter
 
@@ -73,7 +72,7 @@ class WorkoutService:
         if after_values is not None:
             try:
                 start, workout_id = after_values
-                after = (datetime.fromisoformat(start), UUID(workout_id))
+                after = (stamp(start), UUID(workout_id))
             except (TypeError, ValueError):
                 raise InvalidQuery(
                     "`cursor` is not a cursor of this query", field="cursor"

@@ -208,3 +208,21 @@ def every_section() -> dict[str, Any]:
             g.cycle_tracking(g.EVENT_TIME + 2 * g.DAY, name="Basal Temperature", value=36.6),
         ],
     )
+
+
+async def store_sample(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    """A little of everything the read routes serve (steps, heart rate, sleep, a workout with a
+    route), so that a query reaches its SQL; returns the workout's id."""
+    from tests import hae_generator as g
+
+    start = g.WORKOUT_START - 2 * g.DAY
+    metrics = [
+        g.metric("step_count", "count", g.quantity_points("step_count", "count", start, 30)),
+        g.metric("heart_rate", "count/min", g.heart_rate_points(start, 30)),
+        g.metric("sleep_analysis", "hr", g.sleep_aggregated(2, nights=3)),
+    ]
+    await ingest(client, headers, g.envelope(metrics=metrics, workouts=[g.workout_v2()]))
+    listed = await client.get("/v1/workouts", headers=headers)
+    assert listed.status_code == 200, listed.text
+    workout_id: str = listed.json()["items"][0]["id"]
+    return workout_id
