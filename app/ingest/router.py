@@ -24,8 +24,8 @@ from app.errors import (
     problem_responses,
 )
 from app.ingest import notify
-from app.ingest.body import receive_body
 from app.ingest.decode.wire import openapi_request_schema
+from app.ingest.receive.body import receive_body
 from app.ingest.report.builder import IngestReport
 from app.ingest.repository import archive
 from app.ingest.service import IngestService

@@ -27,13 +27,13 @@ from app.db.engine import autocommit
 from app.db.errors import STORAGE_ERRORS
 from app.db.partitions import PartitionManager
 from app.errors import InvalidEnvelope, MalformedPayload
-from app.ingest.body import ReceivedBody
 from app.ingest.decode import envelope as envelopes
 from app.ingest.jobs import Jobs
 from app.ingest.normalise import sections
 from app.ingest.normalise.common import Context
 from app.ingest.normalise.sections.metrics import MetricsSection
 from app.ingest.receive import archive
+from app.ingest.receive.body import ReceivedBody
 from app.ingest.report import counting, outcome
 from app.ingest.report.builder import ReportBuilder, as_duplicate
 from app.ingest.types import Attempt, Envelope, Job, Outcome, RawIngestion

@@ -19,7 +19,7 @@ import uvicorn
 
 from app.config import Settings
 from app.errors import PayloadTooLarge
-from app.ingest.body import receive_body
+from app.ingest.receive.body import receive_body
 from app.main import create_app
 from tests import hae_generator as g
 

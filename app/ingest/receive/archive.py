@@ -6,7 +6,7 @@ from __future__ import annotations
 import zstandard
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.ingest.body import ReceivedBody
+from app.ingest.receive.body import ReceivedBody
 from app.ingest.repository import archive
 from app.ingest.types import RawIngestion
 
