@@ -7,6 +7,7 @@ aggregated nights), in the offset each record was made in or in ``tz``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import RowMapping
@@ -37,28 +38,7 @@ class SleepService:
         limit: int,
     ) -> Json:
         """Nights (noon to noon, named for the day they end) with stage totals and segments."""
-        if not 1 <= limit <= MAX_NIGHTS:
-            raise InvalidQuery(f"`limit` must be 1-{MAX_NIGHTS}", field="limit")
-        zone = parse_tz(tz)
-        lo, hi = _night_bound(start, "from"), _night_bound(end, "to")
-        if lo is not None and hi is not None and hi <= lo:
-            raise InvalidQuery("`to` must be after `from`", field="to")
-        query_id = cursor.fingerprint("sleep", start, end, zone)
-        after = cursor.decode(page, "sleep", query_id)
-        try:
-            last = date.fromisoformat(str(after[0])) if after else None
-            if last is not None and not within_limits(last):
-                raise ValueError("night out of range")
-        except ValueError:
-            raise InvalidQuery("`cursor` is not a cursor of this query", field="cursor") from None
-        q = SleepQuery(
-            user_id=user_id,
-            lo=lo,
-            hi=hi,
-            tz=zone,
-            limit=limit,
-            after=last,
-        )
+        q, query_id = _sleep_query(user_id, start, end, tz, page, limit)
         async with self._engine.connect() as conn:
             nights = await repository.sleep_nights(conn, q)
             more = len(nights) > limit
@@ -69,28 +49,60 @@ class SleepService:
             pieces = (
                 await repository.sleep_segments(conn, q, nights[0], nights[-1]) if nights else []
             )
-        out: dict[date, dict[str, list[JsonValue]]] = {
-            night: {"records": [], "from_segments": [], "segments": []} for night in nights
-        }
-        for row in records:
-            if row["night"] in out:
-                out[row["night"]]["records"].append(_night_record(row, zone))
-        by_source: dict[tuple[date, str | None], list[RowMapping]] = {}
-        for row in pieces:
-            if row["night"] in out:
-                by_source.setdefault((row["night"], row["source"]), []).append(row)
-                if segments:
-                    out[row["night"]]["segments"].append(_segment(row, zone))
-        for (night, source), rows in by_source.items():
-            out[night]["from_segments"].append(_segment_totals(source, rows, zone))
-        items: list[JsonValue] = [
-            {"night": night.isoformat(), **parts} if segments else
-            {"night": night.isoformat(), "records": parts["records"],
-             "from_segments": parts["from_segments"]}
-            for night, parts in out.items()
-        ]  # fmt: skip
+        items = _assemble(nights, records, pieces, q.tz, segments)
         next_page = cursor.encode("sleep", query_id, [nights[-1].isoformat()]) if more else None
-        return {"tz": zone, "nights": items, "next_cursor": next_page}
+        return {"tz": q.tz, "nights": items, "next_cursor": next_page}
+
+
+def _sleep_query(
+    user_id: int, start: str | None, end: str | None, tz: str | None, page: str | None, limit: int
+) -> tuple[SleepQuery, str]:
+    """The validated query, and its fingerprint for cursors."""
+    if not 1 <= limit <= MAX_NIGHTS:
+        raise InvalidQuery(f"`limit` must be 1-{MAX_NIGHTS}", field="limit")
+    zone = parse_tz(tz)
+    lo, hi = _night_bound(start, "from"), _night_bound(end, "to")
+    if lo is not None and hi is not None and hi <= lo:
+        raise InvalidQuery("`to` must be after `from`", field="to")
+    query_id = cursor.fingerprint("sleep", start, end, zone)
+    after = cursor.decode(page, "sleep", query_id)
+    try:
+        last = date.fromisoformat(str(after[0])) if after else None
+        if last is not None and not within_limits(last):
+            raise ValueError("night out of range")
+    except ValueError:
+        raise InvalidQuery("`cursor` is not a cursor of this query", field="cursor") from None
+    return SleepQuery(user_id=user_id, lo=lo, hi=hi, tz=zone, limit=limit, after=last), query_id
+
+
+def _assemble(
+    nights: list[date],
+    records: Sequence[RowMapping],
+    pieces: Sequence[RowMapping],
+    zone: str | None,
+    segments: bool,
+) -> list[JsonValue]:
+    """Each night with its aggregated records, totals from its segments, and the segments."""
+    out: dict[date, dict[str, list[JsonValue]]] = {
+        night: {"records": [], "from_segments": [], "segments": []} for night in nights
+    }
+    for row in records:
+        if row["night"] in out:
+            out[row["night"]]["records"].append(_night_record(row, zone))
+    by_source: dict[tuple[date, str | None], list[RowMapping]] = {}
+    for row in pieces:
+        if row["night"] in out:
+            by_source.setdefault((row["night"], row["source"]), []).append(row)
+            if segments:
+                out[row["night"]]["segments"].append(_segment(row, zone))
+    for (night, source), rows in by_source.items():
+        out[night]["from_segments"].append(_segment_totals(source, rows, zone))
+    return [
+        {"night": night.isoformat(), **parts} if segments else
+        {"night": night.isoformat(), "records": parts["records"],
+         "from_segments": parts["from_segments"]}
+        for night, parts in out.items()
+    ]  # fmt: skip
 
 
 def _night_bound(value: str | None, field: str) -> date | None:
