@@ -29,71 +29,55 @@ class MetricSeries(Struct):
     )  # msgspec keeps a Raw out of unions: an absent or null array reads "null"
 
 
-class QuantityPoint(Struct, gc=False):
+class _Point(Struct, gc=False):
+    """What every point may carry: its time (``date``, or ``start``/``end``) and its source."""
+
     date: DateValue = None
-    qty: Num = None
     source: str | None = None
     start: DateValue = None
     end: DateValue = None
 
 
-class HrvPoint(Struct):
-    date: DateValue = None
+class QuantityPoint(_Point, gc=False):
     qty: Num = None
-    source: str | None = None
-    start: DateValue = None
-    end: DateValue = None
+
+
+class HrvPoint(_Point):
+    qty: Num = None
     heartbeatSeries: Raw = field(default_factory=lambda: NULL)
 
 
-class HeartRatePoint(Struct, gc=False):
-    date: DateValue = None
+class HeartRatePoint(_Point, gc=False):
     min: Num = field(default=None, name="Min")
     avg: Num = field(default=None, name="Avg")
     max: Num = field(default=None, name="Max")
     qty: Num = None
-    source: str | None = None
-    start: DateValue = None
-    end: DateValue = None
     context: str | None = None
 
 
-class BloodPressurePoint(Struct, gc=False):
-    date: DateValue = None
+class BloodPressurePoint(_Point, gc=False):
     systolic: Num = None
     diastolic: Num = None
-    source: str | None = None
-    start: DateValue = None
-    end: DateValue = None
 
 
-class TaggedQuantityPoint(Struct, gc=False):
+class TaggedQuantityPoint(_Point, gc=False):
     """Blood glucose (mealTime), insulin (reason), hygiene (value)."""
 
-    date: DateValue = None
     qty: Num = None
-    source: str | None = None
-    start: DateValue = None
-    end: DateValue = None
     mealTime: str | None = None
     reason: str | None = None
     value: str | None = None
 
 
-class SexualActivityPoint(Struct, gc=False):
-    date: DateValue = None
+class SexualActivityPoint(_Point, gc=False):
     unspecified: Num = field(default=None, name="Unspecified")
     protection_used: Num = field(default=None, name="Protection Used")
     protection_not_used: Num = field(default=None, name="Protection Not Used")
-    source: str | None = None
-    start: DateValue = None
-    end: DateValue = None
 
 
-class SleepPoint(Struct, gc=False):
+class SleepPoint(_Point, gc=False):
     """All five sleep shapes: four aggregated field sets and the unaggregated segment."""
 
-    date: DateValue = None
     asleep: Num = None
     core: Num = None
     deep: Num = None
@@ -107,11 +91,8 @@ class SleepPoint(Struct, gc=False):
     inBedEnd: DateValue = None
     sleepSource: str | None = None
     inBedSource: str | None = None
-    source: str | None = None
     startDate: DateValue = None
     endDate: DateValue = None
-    start: DateValue = None
-    end: DateValue = None
     qty: Num = None
     value: str | None = None
 
