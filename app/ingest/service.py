@@ -37,6 +37,7 @@ from app.ingest.receive.body import ReceivedBody
 from app.ingest.report import counting, outcome
 from app.ingest.report.builder import ReportBuilder, as_duplicate
 from app.ingest.types import Attempt, Envelope, Job, Outcome, RawIngestion
+from app.ingest.write import units
 from app.ingest.write.strategy import Fallback, OneTransaction, PerSeries, Strategy
 from app.observability import metrics
 
@@ -169,10 +170,10 @@ class IngestService:
             if compact
             else PerSeries(self._engine, self._partitions, report)
         )
-        async for unit in sections.units(
+        async for normalised in sections.normalise(
             envelope, ctx, report, self._metrics, use_digests=job.use_digests
         ):
-            await strategy.add(unit)
+            await strategy.add(units.unit_for(normalised, ctx, report))
         result, flagged = await strategy.commit(
             lambda conn: outcome.record(conn, job, report, self.jobs.policy)
         )

@@ -1,38 +1,140 @@
 """The data that passes between the ingest stages, declared in one place.
 
 receive -> ``RawIngestion`` (the archived body, also the job) -> decode -> ``Envelope`` (the
-body's sections, still undecoded inside) -> normalise -> ``WriteUnit``s (one series or section,
-its rows as ``Rows``, rejections as ``PointError``) -> write -> ``UpsertResult`` per table ->
-report -> the report dict, and ``Outcome`` for the HTTP edge.
+body's sections, still undecoded inside) -> normalise -> ``SeriesWrite`` / ``WorkoutsWrite``
+(one series or section, its rows as ``Rows``, rejections as ``PointError``) -> write, as
+``WriteUnit``s -> ``UpsertResult`` per table -> report -> the report dict, and ``Outcome`` for
+the HTTP edge.
 
-``Rows``, ``PointError``, ``Context`` and ``Flag`` are declared in ``normalise.common``, where
-every normaliser builds them; they are named here too so a reader finds every stage's
-currency in one file.
+``Context`` (the ingestion a normaliser works for, and the flags it notes) is declared in
+``normalise.common`` with the checks that use it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.ingest.normalise.common import Context, Flag, PointError, Rows
+Month = tuple[int, int]  # (year, month): a partition
 
-__all__ = [
-    "Attempt",
-    "Context",
-    "Envelope",
-    "Flag",
-    "Job",
-    "Outcome",
-    "PointError",
-    "RawIngestion",
-    "Rows",
-    "UpsertResult",
-    "WriteUnit",
-]
+
+@dataclass(slots=True)
+class PointError:
+    section: str
+    name: str | None
+    index: int | None
+    field: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "section": self.section,
+            "name": self.name,
+            "index": self.index,
+            "field": self.field,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class Rows:
+    """Rows for one table, in that table's ``COLUMNS`` order, with the months they touch."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    months: set[Month] = field(default_factory=set)
+    # Noted by the fast loops: the time range, and whether keys are known to be unique
+    # (points strictly ordered in time within one series), which spares de-duplication.
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    unique_keys: bool = False
+    # A large series is not materialised: ``stream()`` yields its rows afresh each call (the
+    # writer may have to start over), with the time range read off its first and last points
+    # as a hint, and the key values every row shares (user_id, metric_id).
+    stream: Callable[[], Iterator[tuple[Any, ...]]] | None = None
+    hint: tuple[datetime, datetime] | None = None
+    key_prefix: dict[str, Any] = field(default_factory=dict)
+    # Set by the writer before a direct COPY: the stream raises OutOfHint on the first row outside
+    # the hint or not after the previous one. ``count``: rows the last full run yielded.
+    strict: bool = False
+    count: int = 0
+
+
+@dataclass(slots=True)
+class Flag:
+    """An improbable value, stored and flagged for review."""
+
+    table: str
+    metric: str
+    start_at: datetime
+    value: float
+    unit: str | None
+    reason: str
+
+
+class OutOfHint(Exception):
+    """A streamed row fell outside the time range (or order) its series claimed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestCandidate:
+    """A series eligible for a digest: where its rows live and the digest of its bytes."""
+
+    digest: bytes
+    table: str
+    series_id: int  # metric_id for tables that hold many metrics, else 0
+
+
+@dataclass(slots=True)
+class Workout:
+    natural_key: str
+    row: tuple[Any, ...]
+    series: list[tuple[Any, ...]] = field(default_factory=list)  # workout_id still None
+    series_months: set[tuple[int, int]] = field(default_factory=set)
+    route: tuple[Any, ...] | None = None  # workout_id still None
+
+
+@dataclass(slots=True)
+class PendingDigest:
+    """A digest candidate being written: recorded only if the series had no rejection."""
+
+    candidate: DigestCandidate
+    received: int
+    errors: list[PointError]  # final once the series' rows have been written
+
+
+# Called once a series is written (its result per part) or could not be (None).
+SeriesDone = Callable[[list["UpsertResult"] | None], None]
+# Called once workouts are written ((inserted, changed)) or could not be (None).
+WorkoutsDone = Callable[[tuple[int, int] | None], None]
+
+
+@dataclass(slots=True)
+class SeriesWrite:
+    """A normalised metric series or event section, for the time-series tables."""
+
+    section: str
+    name: str | None
+    parts: list[Rows]
+    done: SeriesDone
+    digest: PendingDigest | None = None
+
+
+@dataclass(slots=True)
+class WorkoutsWrite:
+    """The normalised workouts of a body, with their series and routes."""
+
+    items: list[Workout]
+    done: WorkoutsDone
+
+
+Normalised = SeriesWrite | WorkoutsWrite
 
 
 @dataclass(slots=True)

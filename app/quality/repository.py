@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import driver_connection
-from app.ingest.normalise.common import Flag
+from app.ingest.types import Flag
 
 
 async def record_flags(

@@ -11,9 +11,10 @@ import msgspec
 
 from app.ingest.decode import wire
 from app.ingest.normalise import fast
-from app.ingest.normalise.common import Context, PointError, Reject, Rows
+from app.ingest.normalise.common import Context, Reject
 from app.ingest.normalise.dates import DateError, parse_date
 from app.ingest.normalise.metrics import HEART_RATE_COLUMNS, QUANTITY_COLUMNS
+from app.ingest.types import PointError, Rows
 
 
 def _ctx() -> Context:

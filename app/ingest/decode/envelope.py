@@ -8,10 +8,18 @@ import re
 import msgspec
 
 from app.errors import InvalidEnvelope, MalformedPayload
-from app.ingest.normalise import events
 from app.ingest.types import Envelope
 
-SECTIONS = ("metrics", "workouts", *events.SECTIONS)
+# The sections of the format (each normalised by its own module in ``normalise``).
+EVENT_SECTIONS = (
+    "symptoms",
+    "ecg",
+    "heartRateNotifications",
+    "stateOfMind",
+    "medications",
+    "cycleTracking",
+)
+SECTIONS = ("metrics", "workouts", *EVENT_SECTIONS)
 _top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 # A JSON \u0000 escape not itself escaped (an odd run of backslashes before the "u").
 _NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")

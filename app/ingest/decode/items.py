@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import msgspec
 from msgspec import Raw
 
-from app.ingest.normalise.common import PointError, decode_error_reason
+from app.ingest.types import PointError
 
 T = TypeVar("T")
 
@@ -68,3 +68,14 @@ def decode_items(
 
 def decode_any(raw: Raw | bytes) -> Any:
     return _any_decoder.decode(raw)
+
+
+def decode_error_reason(exc: Exception) -> tuple[str | None, str]:
+    """(field, reason) from a msgspec validation error such as 'Expected `float`... - at `$.qty`'."""
+    message = str(exc)
+    field_name = None
+    marker = " - at `$."
+    if marker in message:
+        message, _, path = message.partition(marker)
+        field_name = path.rstrip("`")
+    return field_name, message

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from msgspec import Raw, Struct, field
 
-from app.ingest.normalise import events
+from app.ingest.decode.envelope import EVENT_SECTIONS
 
 DateValue = str | float | None
 Num = float | None
@@ -115,7 +115,7 @@ def openapi_request_schema() -> dict[str, Any]:
                     "metrics": {"type": "array", "items": _struct_schema(MetricSeries)},
                     **{
                         section: {"type": "array", "items": {"type": "object"}}
-                        for section in ("workouts", *events.SECTIONS)
+                        for section in ("workouts", *EVENT_SECTIONS)
                     },
                 },
                 "additionalProperties": True,

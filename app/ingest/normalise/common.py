@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,9 +10,9 @@ from typing import Any
 import msgspec
 
 from app.ingest.normalise.dates import DateError, parse_date
+from app.ingest.types import Flag, Month
 from app.quality import rules
 
-Month = tuple[int, int]
 MIN_AT = datetime.fromisoformat("1900-01-01T00:00:00+00:00")
 # The longest text a field of a point may hold (source, name, kind, unit...): several of them
 # are part of unique keys, whose index entries PostgreSQL limits to ~2,700 bytes, and 500
@@ -23,10 +22,6 @@ TEXT_MAX = 500
 _json_encoder = msgspec.json.Encoder()
 
 
-class OutOfHint(Exception):
-    """A streamed row fell outside the time range (or order) its series claimed."""
-
-
 class Reject(Exception):
     """One point cannot be stored: which field and why."""
 
@@ -34,61 +29,6 @@ class Reject(Exception):
         super().__init__(reason)
         self.field = field_name
         self.reason = reason
-
-
-@dataclass(slots=True)
-class PointError:
-    section: str
-    name: str | None
-    index: int | None
-    field: str | None
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "section": self.section,
-            "name": self.name,
-            "index": self.index,
-            "field": self.field,
-            "reason": self.reason,
-        }
-
-
-@dataclass(slots=True)
-class Rows:
-    """Rows for one table, in that table's ``COLUMNS`` order, with the months they touch."""
-
-    table: str
-    columns: tuple[str, ...]
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    months: set[Month] = field(default_factory=set)
-    # Noted by the fast loops: the time range, and whether keys are known to be unique
-    # (points strictly ordered in time within one series), which spares de-duplication.
-    first_at: datetime | None = None
-    last_at: datetime | None = None
-    unique_keys: bool = False
-    # A large series is not materialised: ``stream()`` yields its rows afresh each call (the
-    # writer may have to start over), with the time range read off its first and last points
-    # as a hint, and the key values every row shares (user_id, metric_id).
-    stream: Callable[[], Iterator[tuple[Any, ...]]] | None = None
-    hint: tuple[datetime, datetime] | None = None
-    key_prefix: dict[str, Any] = field(default_factory=dict)
-    # Set by the writer before a direct COPY: the stream raises OutOfHint on the first row outside
-    # the hint or not after the previous one. ``count``: rows the last full run yielded.
-    strict: bool = False
-    count: int = 0
-
-
-@dataclass(slots=True)
-class Flag:
-    """An improbable value, stored and flagged for review."""
-
-    table: str
-    metric: str
-    start_at: datetime
-    value: float
-    unit: str | None
-    reason: str
 
 
 @dataclass(slots=True)
@@ -208,14 +148,3 @@ def to_json(value: Any) -> str | None:
     if value is None or value == {} or value == []:
         return None
     return _json_encoder.encode(value).decode()
-
-
-def decode_error_reason(exc: Exception) -> tuple[str | None, str]:
-    """(field, reason) from a msgspec validation error such as 'Expected `float`... - at `$.qty`'."""
-    message = str(exc)
-    field_name = None
-    marker = " - at `$."
-    if marker in message:
-        message, _, path = message.partition(marker)
-        field_name = path.rstrip("`")
-    return field_name, message

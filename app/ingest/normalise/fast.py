@@ -15,17 +15,10 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, NamedTuple
 
-from app.ingest.normalise.common import (
-    MIN_AT,
-    TEXT_MAX,
-    Context,
-    OutOfHint,
-    PointError,
-    Reject,
-    Rows,
-)
+from app.ingest.normalise.common import MIN_AT, TEXT_MAX, Context, Reject
 from app.ingest.normalise.dates import _SECONDS, DateError, _parse_text
 from app.ingest.normalise.units import canonical
+from app.ingest.types import OutOfHint, PointError, Rows
 from app.quality import rules
 
 Row = tuple[Any, ...]

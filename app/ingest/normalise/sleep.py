@@ -7,15 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.ingest.normalise.common import (
-    Context,
-    PointError,
-    Reject,
-    Rows,
-    month_of,
-    optional_number,
-)
+from app.ingest.normalise.common import Context, Reject, month_of, optional_number
 from app.ingest.normalise.dates import DateError, parse_calendar_date
+from app.ingest.types import PointError, Rows
 from app.quality import rules
 
 SLEEP_COLUMNS = (

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.ingest.models.workouts import ROUTE_ARRAYS, SUMMARY_COLUMNS
 from app.ingest.normalise.common import (
     Context,
-    PointError,
     Reject,
     bool_or_none,
     month_of,
@@ -27,6 +26,7 @@ from app.ingest.normalise.common import (
     to_json,
 )
 from app.ingest.normalise.units import canonical
+from app.ingest.types import PointError, Workout
 from app.quality import rules
 
 WORKOUT_COLUMNS = (
@@ -52,15 +52,6 @@ _ROUTE_KEYS = (
 _ROUTE_FIELDS = tuple(zip(_ROUTE_KEYS, ROUTE_ARRAYS, strict=True))
 _EWKB_LINESTRING_M = 0x40000000 | 0x20000000 | 2
 _EWKB_POINT_M = 0x40000000 | 0x20000000 | 1
-
-
-@dataclass(slots=True)
-class Workout:
-    natural_key: str
-    row: tuple[Any, ...]
-    series: list[tuple[Any, ...]] = field(default_factory=list)  # workout_id still None
-    series_months: set[tuple[int, int]] = field(default_factory=set)
-    route: tuple[Any, ...] | None = None  # workout_id still None
 
 
 def normalise(index: int, item: Any, ctx: Context, errors: list[PointError]) -> Workout | None:

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.ingest.normalise import events
-from app.ingest.normalise.common import PointError
+from app.ingest.decode.envelope import EVENT_SECTIONS
+from app.ingest.types import PointError
 
 MAX_ERRORS = 100
 
@@ -179,7 +179,7 @@ def as_duplicate(report: dict[str, Any]) -> dict[str, Any]:
     out["duplicate_of"] = report["ingestion_id"]
     out["totals"] = restate(report["totals"])
     out["metrics"] = {name: restate(c) for name, c in report.get("metrics", {}).items()}
-    for section in ("workouts", *events.SECTIONS):
+    for section in ("workouts", *EVENT_SECTIONS):
         if isinstance(report.get(section), dict):
             out[section] = restate(report[section])
     return out

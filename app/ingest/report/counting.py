@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ingest.normalise import events
+from app.ingest.decode.envelope import EVENT_SECTIONS
 from app.observability import metrics
 from app.quality import rules
 
-_SECTION_LABELS = ("workouts", *events.SECTIONS)
+_SECTION_LABELS = ("workouts", *EVENT_SECTIONS)
 _OUTCOMES = ("inserted", "updated", "unchanged", "rejected")
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ingest.repository.tables import spec
+from app.ingest.types import DigestCandidate as Candidate
 
 VERSION = b"hae-series-digest/1\n"
 MIN_BYTES = 256 * 1024  # ~2,500 points: below this a merge costs less than bookkeeping
@@ -42,15 +43,6 @@ TABLES = frozenset(
         "sexual_activity_metrics",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A series eligible for a digest: where its rows live and the digest of its bytes."""
-
-    digest: bytes
-    table: str
-    series_id: int  # metric_id for tables that hold many metrics, else 0
 
 
 @dataclass(frozen=True, slots=True)

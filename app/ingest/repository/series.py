@@ -18,8 +18,8 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import driver_connection
-from app.ingest.normalise.common import Month, Rows
 from app.ingest.repository.tables import TableSpec, key_prefix, spec, time_range, user_of
+from app.ingest.types import Month, Rows
 
 _GEOMETRY_IN = "ST_GeomFromEWKB({})"
 _GEOMETRY_OUT = "ST_AsEWKB({})"

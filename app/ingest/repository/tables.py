@@ -10,7 +10,7 @@ from sqlalchemy import Table, UniqueConstraint
 from sqlalchemy.dialects import postgresql
 
 from app.ingest import models
-from app.ingest.normalise.common import Rows
+from app.ingest.types import Rows
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 

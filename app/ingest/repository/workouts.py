@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.ingest.normalise.common import Rows
+from app.ingest.types import Rows
 
 
 async def workout_ids(

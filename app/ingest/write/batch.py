@@ -18,10 +18,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.ingest.normalise.common import Rows
 from app.ingest.repository import digests
 from app.ingest.repository.tables import key_prefix, spec, time_range
-from app.ingest.types import UpsertResult, WriteUnit
+from app.ingest.types import Rows, UpsertResult, WriteUnit
 from app.ingest.write import series
 from app.ingest.write.units import SeriesUnit, record_flags
 

@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.ingest.normalise.common import OutOfHint, Rows
 from app.ingest.repository import locks, series
 from app.ingest.repository.tables import key_prefix, spec, time_range, user_of
-from app.ingest.types import UpsertResult
+from app.ingest.types import OutOfHint, Rows, UpsertResult
 
 _ANALYZE_FROM_ROWS = 1000  # a staged batch this large gets statistics before the merge
 

@@ -3,34 +3,44 @@ bookkeeping (quality flags, series digests, the report's counts and freshness)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.ingest.normalise import workouts
-from app.ingest.normalise.common import Context, PointError, Rows
+from app.ingest.normalise.common import Context
 from app.ingest.report.builder import ReportBuilder
 from app.ingest.repository import digests
 from app.ingest.repository.tables import time_range
-from app.ingest.types import UpsertResult
+from app.ingest.types import (
+    Normalised,
+    PendingDigest,
+    Rows,
+    SeriesDone,
+    SeriesWrite,
+    UpsertResult,
+    Workout,
+    WorkoutsDone,
+    WriteUnit,
+)
 from app.ingest.write import series
 from app.ingest.write import workouts as workout_writer
 from app.quality import repository as quality
 
-# Called once a unit is written (its results per part) or could not be (None).
-SeriesDone = Callable[[list[UpsertResult] | None], None]
-WorkoutsDone = Callable[[tuple[int, int] | None], None]
 
-
-@dataclass(slots=True)
-class PendingDigest:
-    """A digest candidate being written: recorded only if the series had no rejection."""
-
-    candidate: digests.Candidate
-    received: int
-    errors: list[PointError]  # final once the series' rows have been written
+def unit_for(normalised: Normalised, ctx: Context, report: ReportBuilder) -> WriteUnit:
+    """The unit that writes what a section's normaliser produced."""
+    if isinstance(normalised, SeriesWrite):
+        return SeriesUnit(
+            normalised.section,
+            normalised.name,
+            normalised.parts,
+            ctx,
+            report,
+            normalised.done,
+            normalised.digest,
+        )
+    return WorkoutsUnit(normalised.items, ctx, normalised.done)
 
 
 @dataclass(slots=True)
@@ -92,7 +102,7 @@ class SeriesUnit:
 class WorkoutsUnit:
     """The workouts section: workouts with their series and routes."""
 
-    items: list[workouts.Workout]
+    items: list[Workout]
     ctx: Context
     done: WorkoutsDone
     counts: tuple[int, int] = (0, 0)  # (inserted, changed), once written

@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ingest.normalise import workouts
-from app.ingest.normalise.common import Rows
 from app.ingest.repository import workouts as workout_sql
+from app.ingest.types import Rows, Workout
 from app.ingest.write import series
 
 
-def tables(items: list[workouts.Workout]) -> list[Rows]:
+def tables(items: list[Workout]) -> list[Rows]:
     """The (empty) parts a workouts write touches: for locks and partitions ahead of it."""
     return [
         Rows("workouts", workouts.WORKOUT_COLUMNS),
@@ -21,12 +21,12 @@ def tables(items: list[workouts.Workout]) -> list[Rows]:
     ]
 
 
-def _series_months(items: list[workouts.Workout]) -> set[tuple[int, int]]:
+def _series_months(items: list[Workout]) -> set[tuple[int, int]]:
     return set().union(*(w.series_months for w in items))
 
 
 async def write(
-    conn: AsyncConnection, user_id: int, items: list[workouts.Workout], held: frozenset[str]
+    conn: AsyncConnection, user_id: int, items: list[Workout], held: frozenset[str]
 ) -> tuple[int, int]:
     """Workouts with their series and routes, in the caller's transaction: (workouts inserted,
     workouts changed: a workout counts as changed when any of its series or route did)."""
@@ -48,7 +48,7 @@ async def write(
 
 
 def _children(
-    items: list[workouts.Workout], ids: dict[str, Any]
+    items: list[Workout], ids: dict[str, Any]
 ) -> tuple[dict[Any, str], tuple[Rows, Rows]]:
     """(workout id -> natural key, (series rows, route rows)) with the stored workout ids."""
     series_rows = Rows("workout_series", workouts.SERIES_COLUMNS, months=_series_months(items))

@@ -13,7 +13,7 @@ from app.ingest.catalog import Storage
 from app.ingest.decode import wire
 from app.ingest.decode.items import decode_items
 from app.ingest.normalise import sleep
-from app.ingest.normalise.common import Context, Rows
+from app.ingest.normalise.common import Context
 from app.ingest.normalise.metrics.clinical import (
     BLOOD_PRESSURE_COLUMNS,
     GLUCOSE_COLUMNS,
@@ -39,6 +39,7 @@ from app.ingest.normalise.metrics.stream import (
     fast_rows,
     months_between,
 )
+from app.ingest.types import Rows
 
 __all__ = [
     "CHUNK_POINTS",

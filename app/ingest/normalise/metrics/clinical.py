@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ingest.normalise.common import Context, Flag, Reject, number
+from app.ingest.normalise.common import Context, Reject, number
 from app.ingest.normalise.metrics.rows import Row, bounds_of, columns, row
 from app.ingest.normalise.units import to_canonical
+from app.ingest.types import Flag
 from app.quality import rules
 
 BLOOD_PRESSURE_COLUMNS = columns("systolic", "diastolic", "unit")

@@ -6,17 +6,11 @@ from typing import Any
 
 from app.ingest.decode import wire
 from app.ingest.decode.items import decode_items
-from app.ingest.normalise.common import (
-    Context,
-    Reject,
-    Rows,
-    optional_number,
-    text_or_none,
-    to_json,
-)
+from app.ingest.normalise.common import Context, Reject, optional_number, text_or_none, to_json
 from app.ingest.normalise.metrics.quantity import QUANTITY_COLUMNS
 from app.ingest.normalise.metrics.rows import Row, SeriesResult, build_each, metric_row
 from app.ingest.normalise.units import to_canonical
+from app.ingest.types import Rows
 
 _GENERIC_SKIP = {"date", "start", "end", "source", "qty"}
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.ingest.normalise.common import Context, PointError, Reject, Rows, bounded, month_of
+from app.ingest.normalise.common import Context, Reject, bounded, month_of
+from app.ingest.types import PointError, Rows
 
 Row = tuple[Any, ...]
 Bounds = tuple[datetime, datetime | None, int]  # start, end, offset

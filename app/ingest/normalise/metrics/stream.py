@@ -15,13 +15,14 @@ import msgspec
 
 from app.ingest import catalog
 from app.ingest.decode import wire
-from app.ingest.decode.items import NotAList
+from app.ingest.decode.items import NotAList, decode_error_reason
 from app.ingest.normalise import fast
-from app.ingest.normalise.common import Context, PointError, Rows, decode_error_reason
+from app.ingest.normalise.common import Context
 from app.ingest.normalise.dates import DateError, parse_date
 from app.ingest.normalise.metrics.heart_rate import heart_rate
 from app.ingest.normalise.metrics.quantity import quantity
 from app.ingest.normalise.metrics.rows import SeriesResult
+from app.ingest.types import PointError, Rows
 
 CHUNK_POINTS = 20_000
 # Below this a series is simply materialised; above it, it streams into COPY as it is normalised.

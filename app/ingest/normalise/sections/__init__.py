@@ -1,8 +1,9 @@
-"""From decoded sections to write units: each section's items are normalised by the module of
-that section (``normalise.metrics``, ``normalise.workouts``, ``normalise.events``) and handed on
-as units the write stage stores, with rejections noted in the report as they are found.
+"""From decoded sections to what the write stage stores: each section's items are normalised by
+the module of that section (``normalise.metrics``, ``normalise.workouts``, ``normalise.events``)
+and handed on as a ``SeriesWrite`` per metric series or event section, or one ``WorkoutsWrite``,
+with rejections noted in the report as they are found.
 
-Units come one at a time, so a large body's series are normalised and written in turn (the
+They come one at a time, so a large body's series are normalised and written in turn (the
 per-series strategy writes each before the next is decoded)."""
 
 from __future__ import annotations
@@ -17,31 +18,33 @@ from app.ingest.normalise.common import Context
 from app.ingest.normalise.sections import events, workouts
 from app.ingest.normalise.sections.metrics import MetricsSection
 from app.ingest.report.builder import ReportBuilder
-from app.ingest.types import Envelope, WriteUnit
+from app.ingest.types import Envelope, Normalised
 
 
-async def units(
+async def normalise(
     envelope: Envelope,
     ctx: Context,
     report: ReportBuilder,
     metrics: MetricsSection,
     *,
     use_digests: bool,
-) -> AsyncIterator[WriteUnit]:
-    """The body's write units: metric series first, then workouts, then event sections."""
+) -> AsyncIterator[Normalised]:
+    """What the body holds, normalised: metric series first, then workouts, then event sections."""
     sections = envelope.sections
     if "metrics" in sections:
-        async for unit in metrics.units(sections["metrics"], ctx, report, use_digests=use_digests):
-            yield unit
+        async for series in metrics.normalise(
+            sections["metrics"], ctx, report, use_digests=use_digests
+        ):
+            yield series
     if "workouts" in sections:
-        workouts_unit = workouts.unit(sections["workouts"], ctx, report)
-        if workouts_unit is not None:
-            yield workouts_unit
+        normalised_workouts = workouts.normalise(sections["workouts"], ctx, report)
+        if normalised_workouts is not None:
+            yield normalised_workouts
     for key in event_rows.SECTIONS:
         if key in sections:
-            events_unit = events.unit(key, sections[key], ctx, report)
-            if events_unit is not None:
-                yield events_unit
+            section = events.normalise(key, sections[key], ctx, report)
+            if section is not None:
+                yield section
 
 
 # The fewest bytes a point can take (``{"date":1700000000,"qty":1}`` is 28): a series shorter

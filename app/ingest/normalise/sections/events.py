@@ -1,5 +1,5 @@
 """Event sections (symptoms, ECG, notifications, state of mind, medications, cycle tracking)
-into one write unit each."""
+into one ``SeriesWrite`` each."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import msgspec
 
 from app.ingest.decode.items import NotAList, decode_items
 from app.ingest.normalise import events as event_rows
-from app.ingest.normalise.common import Context, PointError, Reject, Rows, month_of
+from app.ingest.normalise.common import Context, Reject, month_of
 from app.ingest.report.builder import ReportBuilder
-from app.ingest.types import UpsertResult
-from app.ingest.write.units import SeriesUnit
+from app.ingest.types import PointError, Rows, SeriesWrite, UpsertResult
 
 
-def unit(key: str, raw: msgspec.Raw, ctx: Context, report: ReportBuilder) -> SeriesUnit | None:
-    """The section's rows as one unit; None when the section is not even a list."""
+def normalise(
+    key: str, raw: msgspec.Raw, ctx: Context, report: ReportBuilder
+) -> SeriesWrite | None:
+    """The section's rows, ready to be written; None when the section is not even a list."""
     table, columns, build = event_rows.SECTIONS[key]
     errors: list[PointError] = []
     try:
@@ -50,4 +51,4 @@ def unit(key: str, raw: msgspec.Raw, ctx: Context, report: ReportBuilder) -> Ser
             rejected=len(errors),
         )
 
-    return SeriesUnit(key, None, [rows], ctx, report, done)
+    return SeriesWrite(key, None, [rows], done)

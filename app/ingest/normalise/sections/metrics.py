@@ -1,4 +1,4 @@
-"""The metrics section into one write unit per series.
+"""The metrics section into one ``SeriesWrite`` per series.
 
 Before any series is normalised: every name's metric type id (one look-up for the body, then
 remembered by the process), and for large series the digests of their bytes (one look-up): a
@@ -17,13 +17,12 @@ from app.ingest import catalog
 from app.ingest.decode import wire
 from app.ingest.decode.items import NotAList, decode_items
 from app.ingest.normalise import metrics as metric_series
-from app.ingest.normalise.common import Context, PointError
+from app.ingest.normalise.common import Context
 from app.ingest.report.builder import ReportBuilder
 from app.ingest.repository import catalog as catalog_sql
 from app.ingest.repository import digests
 from app.ingest.repository.tables import spec
-from app.ingest.types import UpsertResult
-from app.ingest.write.units import PendingDigest, SeriesUnit
+from app.ingest.types import DigestCandidate, PendingDigest, PointError, SeriesWrite, UpsertResult
 
 _series_decoder = msgspec.json.Decoder(wire.MetricSeries)
 _METRIC_IDS_MAX = 100_000  # names remembered by the process (a type is never removed)
@@ -42,9 +41,9 @@ class MetricsSection:
         # account deletes its rows, and a new account never reuses an id).
         self._admitted: dict[int, set[str]] = {}
 
-    async def units(
+    async def normalise(
         self, raw: msgspec.Raw, ctx: Context, report: ReportBuilder, *, use_digests: bool
-    ) -> AsyncIterator[SeriesUnit]:
+    ) -> AsyncIterator[SeriesWrite]:
         decoded = _decode(raw, report)
         if decoded is None:
             return
@@ -62,9 +61,9 @@ class MetricsSection:
                 report.add("metrics", series.name, received=hit.received)
                 report.freshness.append(("metric", series.name, hit.last_at))
                 continue
-            unit = _unit(series, position, ctx, report, ids[series.name], candidate)
-            if unit is not None:
-                yield unit
+            normalised = _normalised(series, position, ctx, report, ids[series.name], candidate)
+            if normalised is not None:
+                yield normalised
 
     async def metric_ids(self, user_id: int, names: list[tuple[str, bool]]) -> dict[str, int]:
         """Ids of the metric names this account may store: every known name, and the unknown
@@ -94,7 +93,7 @@ class MetricsSection:
         self._admitted[user_id] = self._admitted.get(user_id, set()) | admitted
 
     async def _known_digests(
-        self, user_id: int, candidates: dict[int, digests.Candidate]
+        self, user_id: int, candidates: dict[int, DigestCandidate]
     ) -> dict[bytes, digests.Known]:
         if not candidates:
             return {}
@@ -145,15 +144,15 @@ def _refuse_unadmitted(
     return kept
 
 
-def _unit(
+def _normalised(
     series: wire.MetricSeries,
     position: int,
     ctx: Context,
     report: ReportBuilder,
     metric_id: int,
-    candidate: digests.Candidate | None,
-) -> SeriesUnit | None:
-    """One series normalised into a unit; None when its ``data`` is not even a list."""
+    candidate: DigestCandidate | None,
+) -> SeriesWrite | None:
+    """One series normalised, ready to be written; None when its ``data`` is not even a list."""
     try:
         result = metric_series.normalise_series(
             series, ctx, metric_id, series.name in catalog.KNOWN
@@ -167,7 +166,7 @@ def _unit(
         PendingDigest(candidate, result.received, result.errors) if candidate is not None else None
     )
     done = partial(_series_written, report, result)
-    return SeriesUnit("metrics", series.name, result.rows, ctx, report, done, digest)
+    return SeriesWrite("metrics", series.name, result.rows, done, digest)
 
 
 def _series_written(
@@ -188,9 +187,9 @@ def _series_written(
 
 def _digest_candidates(
     items: list[msgspec.Raw], series_list: Positioned, ids: dict[str, int]
-) -> dict[int, digests.Candidate]:
+) -> dict[int, DigestCandidate]:
     """Series large enough to be worth a digest, by position in ``metrics``."""
-    found: dict[int, digests.Candidate] = {}
+    found: dict[int, DigestCandidate] = {}
     for position, series in series_list:
         item = items[position]
         if len(item) < digests.MIN_BYTES:
@@ -199,5 +198,5 @@ def _digest_candidates(
         if table is None or table not in digests.TABLES:
             continue
         series_id = ids[series.name] if "metric_id" in spec(table).prefix else 0
-        found[position] = digests.Candidate(digests.digest_of(item), table, series_id)
+        found[position] = DigestCandidate(digests.digest_of(item), table, series_id)
     return found

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import msgspec
 
-from app.ingest.decode.items import NotAList, decode_items
+from app.ingest.decode.items import NotAList, decode_error_reason, decode_items
 from app.ingest.normalise import workouts
-from app.ingest.normalise.common import Context, PointError, decode_error_reason
+from app.ingest.normalise.common import Context
 from app.ingest.report.builder import ReportBuilder
-from app.ingest.write.units import WorkoutsUnit
+from app.ingest.types import PointError, Workout, WorkoutsWrite
 
 
-def unit(raw: msgspec.Raw, ctx: Context, report: ReportBuilder) -> WorkoutsUnit | None:
-    """The section's workouts as one unit; None when there is nothing to write."""
+def normalise(raw: msgspec.Raw, ctx: Context, report: ReportBuilder) -> WorkoutsWrite | None:
+    """The section's workouts, ready to be written; None when there is nothing to write."""
     errors: list[PointError] = []
     try:
         items, indexes, received = decode_items(
@@ -24,7 +24,7 @@ def unit(raw: msgspec.Raw, ctx: Context, report: ReportBuilder) -> WorkoutsUnit 
             [PointError("workouts", None, None, None, f"`workouts` must be an array: {exc}")]
         )
         return None
-    parsed: list[workouts.Workout] = []
+    parsed: list[Workout] = []
     rejected = len(errors)
     for i, item in enumerate(items):
         index = indexes[i] if indexes is not None else i
@@ -65,4 +65,4 @@ def unit(raw: msgspec.Raw, ctx: Context, report: ReportBuilder) -> WorkoutsUnit 
     if not unique:
         done((0, 0))
         return None
-    return WorkoutsUnit(unique, ctx, done)
+    return WorkoutsWrite(unique, done)
