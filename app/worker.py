@@ -23,7 +23,7 @@ from app.db.engine import create_engine
 from app.db.partitions import PartitionManager
 from app.ingest import notify
 from app.ingest.service import STORAGE_ERRORS, IngestService
-from app.lifespan import create_redis
+from app.lifespan import create_redis, maintain_partitions
 from app.logging import configure as configure_logging
 
 log = structlog.get_logger("app.worker")
@@ -33,7 +33,9 @@ async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool =
     """Process until ``stop`` is set (finishing the ingestion in hand), or the queue is empty."""
     engine = create_engine(settings, pool_size=3)
     redis = create_redis(settings)
-    service = IngestService(engine, PartitionManager(engine), settings, redis=redis)
+    partitions = PartitionManager(engine)
+    await maintain_partitions(partitions, settings)
+    service = IngestService(engine, partitions, settings, redis=redis)
     # Woken by NOTIFY when a body is queued; the poll interval remains for due retries, and for
     # any notification lost while the listening connection was down.
     listener = notify.Listener(settings.database_url, (notify.QUEUED,))
