@@ -105,6 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     target = replay.add_mutually_exclusive_group(required=True)
     target.add_argument("id", nargs="?", type=int)
     target.add_argument("--failed", action="store_true", help="every ingestion marked failed")
+    partitions = groups.add_parser("partitions", help="monthly partitions of the series tables")
+    partitions.add_subparsers(dest="command", required=True).add_parser(
+        "maintain", help="move the partition window with the clock; create the coming months"
+    )
     export_commands.add_parser(groups)
     return parser
 
@@ -130,6 +134,10 @@ async def _run(args: argparse.Namespace, engine: AsyncEngine, redis: Redis) -> i
         return await erase_commands.run(args, engine, redis, get_settings())
     if args.group == "export":
         return await export_commands.run(args, engine)
+    if args.group == "partitions":
+        await partitions.maintain(get_settings().partition_window_years)
+        print("partitions maintained")
+        return 0
     if args.group == "users":
         async with sessions() as session, session.begin():
             if args.command == "create":
