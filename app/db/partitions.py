@@ -159,12 +159,14 @@ class PartitionManager:
         # is retried later, as after any storage error.
 
     async def maintain(self, window_years: int, *, now: datetime | None = None) -> None:
-        """Move every table's floor to ``window_years`` back and create the coming months."""
+        """Move every table's floor to ``window_years`` back; create the last month and the coming
+        ones."""
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         floor = window_floor(moment, window_years)
         this_month = (moment.year, moment.month)
         self._window_years, self._maintained_in = window_years, this_month
-        coming = [add_months(this_month, n) for n in range(AHEAD_MONTHS + 1)]
+        # The month just ended too: its last days are still being synced at a month's start.
+        coming = [add_months(this_month, n) for n in range(-1, AHEAD_MONTHS + 1)]
         async with self._engine.connect() as conn:
             # One mover at a time (replicas start together); the others leave the floor be.
             if await conn.scalar(text("SELECT pg_try_advisory_lock(hashtext('partition-floor'))")):
@@ -175,6 +177,7 @@ class PartitionManager:
                         if parent.floor is not None and parent.floor != floor:
                             await _move_floor(conn, parent.parent, parent.time_column, floor)
                 finally:
+                    await conn.rollback()  # a failed statement must not keep the lock held
                     await conn.execute(
                         text("SELECT pg_advisory_unlock(hashtext('partition-floor'))")
                     )

@@ -69,7 +69,7 @@ BEGIN
         RETURN false;  -- older than the window: the default partition holds it
     END IF;
     -- Queued behind a long lock, this call would make every later writer queue behind it.
-    IF saved_timeout = '0' THEN
+    IF saved_timeout = '0' OR saved_timeout::interval > interval '2 seconds' THEN
         PERFORM set_config('lock_timeout', '2s', true);
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('partition:' || parent));

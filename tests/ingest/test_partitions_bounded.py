@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -273,3 +274,32 @@ async def test_maintenance_moves_the_floor_with_the_window(
         " WHERE conrelid = 'symptoms_default'::regclass AND contype = 'c'"
     )
     assert [(r["conname"], r["convalidated"]) for r in valid] == [("old_rows_only", True)]
+
+
+async def test_creation_gives_up_quickly_behind_a_lock_held_elsewhere(
+    db: Callable[..., Any], settings: Settings
+) -> None:
+    """In a session that would wait 30 s for a lock, the creation waits 2 s and steps out of
+    the queue instead of making every later writer queue behind it."""
+    table = "blood_glucose_metrics"
+    floor = window_floor(datetime.now(UTC), settings.partition_window_years)
+    month = await _free_month(db, table, floor)
+    holder = await asyncpg.connect(_dsn(settings.database_url))
+    creator = await asyncpg.connect(_dsn(settings.database_url))
+    held = holder.transaction()
+    try:
+        await held.start()
+        await holder.execute(f"LOCK TABLE {table}_default IN ACCESS SHARE MODE")
+        await creator.execute("SET lock_timeout = '30s'")
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await asyncio.wait_for(
+                creator.fetchval(
+                    "SELECT hae_ensure_month_partition($1, $2)", table, month_bounds(month)[0]
+                ),
+                10,
+            )
+    finally:
+        await held.rollback()
+        await holder.close()
+        await creator.close()
+    assert (await db("SELECT to_regclass(:n) AS r", n=partition_name(table, month)))[0]["r"] is None
