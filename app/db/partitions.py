@@ -131,11 +131,13 @@ class PartitionManager:
             for month in missing:
                 if floor is not None and month_bounds(month)[0] < floor:
                     continue  # the default partition holds months before the floor
-                if partition_name(table, month) not in existing:
-                    await self._create(conn, table, month)
-                self._known.add((table, month))
+                if partition_name(table, month) in existing or await self._create(
+                    conn, table, month
+                ):
+                    self._known.add((table, month))
 
-    async def _create(self, conn: AsyncConnection, table: str, month: Month) -> None:
+    async def _create(self, conn: AsyncConnection, table: str, month: Month) -> bool:
+        """False when every attempt failed: the month is then tried again by the next body."""
         name = partition_name(table, month)
         for attempt in range(1, ATTEMPTS + 1):
             try:
@@ -154,9 +156,10 @@ class PartitionManager:
                 continue
             if created:
                 log.info("partition.created", table=table, partition=name)
-            return
+            return True
         # The rows of this month then fail to store (the default refuses them) and the body
         # is retried later, as after any storage error.
+        return False
 
     async def maintain(self, window_years: int, *, now: datetime | None = None) -> None:
         """Move every table's floor to ``window_years`` back; create the last month and the coming

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.db import partitions
 from app.db.partitions import (
     PartitionManager,
     add_months,
@@ -303,3 +304,32 @@ async def test_creation_gives_up_quickly_behind_a_lock_held_elsewhere(
         await holder.close()
         await creator.close()
     assert (await db("SELECT to_regclass(:n) AS r", n=partition_name(table, month)))[0]["r"] is None
+
+
+async def test_a_month_whose_creation_failed_is_tried_again(
+    engine: AsyncEngine,
+    db: Callable[..., Any],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "100ms")
+    monkeypatch.setattr(partitions, "RETRY_PAUSE_S", 0.0)
+    table = "insulin_metrics"
+    floor = window_floor(datetime.now(UTC), settings.partition_window_years)
+    month = await _free_month(db, table, floor)
+    manager = PartitionManager(engine)
+    holder = await asyncpg.connect(_dsn(settings.database_url))
+    held = holder.transaction()
+    try:
+        await held.start()
+        await holder.execute(f"LOCK TABLE {table}_default IN ACCESS SHARE MODE")
+        await manager.ensure(table, [month])
+    finally:
+        await held.rollback()
+        await holder.close()
+    name = partition_name(table, month)
+    assert (await db("SELECT to_regclass(:n) AS r", n=name))[0]["r"] is None
+
+    await manager.ensure(table, [month])
+
+    assert (await db("SELECT to_regclass(:n) AS r", n=name))[0]["r"] is not None
