@@ -64,6 +64,17 @@ class Settings(BaseSettings):
         ),
         validation_alias="HAE_MAX_UNKNOWN_METRICS_PER_USER",
     )
+    partition_window_years: int = Field(
+        default=10,
+        ge=1,
+        le=126,
+        description=(
+            "Months from this many years back to the future tolerance get their own partition;"
+            " older points are stored in each table's default partition. Bounds the partitions"
+            " any body can create (see docs/operations.md, Partition maintenance)."
+        ),
+        validation_alias="HAE_PARTITION_WINDOW_YEARS",
+    )
     raw_compression_level: int = Field(
         default=3, ge=1, le=19, validation_alias="HAE_RAW_COMPRESSION_LEVEL"
     )

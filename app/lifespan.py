@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.service import AuthService
@@ -43,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # For GET /v1/ingestions/{id}?wait=: connected on first use.
     app.state.finished = notify.Listener(settings.database_url, (notify.FINISHED,))
     await warm_pool(engine, settings.db_pool_size)
+    await maintain_partitions(partitions, settings)
     settle_heap()
     try:
         yield
@@ -71,6 +73,16 @@ async def warm_pool(engine: AsyncEngine, size: int) -> None:
         log.warning(
             "db.pool_warm_up_failed", failed=len(failed), error_type=type(failed[0]).__name__
         )
+
+
+async def maintain_partitions(partitions: PartitionManager, settings: Settings) -> None:
+    """Move the partition window with the clock and create the coming months, so requests
+    rarely create a partition. A database that is not there yet does not stop the start: the
+    request path creates months on demand, and the next start moves the window."""
+    try:
+        await partitions.maintain(settings.partition_window_years)
+    except (DBAPIError, OSError) as exc:
+        log.warning("partition.maintenance_failed", error_type=type(exc).__name__)
 
 
 def settle_heap() -> None:

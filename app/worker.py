@@ -24,6 +24,7 @@ from app.db.errors import STORAGE_ERRORS
 from app.db.partitions import PartitionManager
 from app.ingest import jobs, notify
 from app.ingest.service import IngestService
+from app.lifespan import maintain_partitions
 from app.logging import configure as configure_logging
 
 log = structlog.get_logger("app.worker")
@@ -32,7 +33,9 @@ log = structlog.get_logger("app.worker")
 async def run(settings: Settings, stop: asyncio.Event, *, exit_when_idle: bool = False) -> int:
     """Process until ``stop`` is set (finishing the ingestion in hand), or the queue is empty."""
     engine = create_engine(settings, pool_size=3)
-    service = IngestService(engine, PartitionManager(engine), settings)
+    partitions = PartitionManager(engine)
+    await maintain_partitions(partitions, settings)
+    service = IngestService(engine, partitions, settings)
     # Woken by NOTIFY when a body is queued; the poll interval remains for due retries, and for
     # any notification lost while the listening connection was down.
     listener = notify.Listener(settings.database_url, (notify.QUEUED,))

@@ -10,6 +10,7 @@ import typer
 from app.cli.export import commands as export_commands
 from app.cli.ingestions import ingestions
 from app.cli.keys import keys
+from app.cli.partitions import partitions
 from app.cli.reports import reports
 from app.cli.runtime import Action, Clients
 from app.cli.users import users
@@ -53,6 +54,7 @@ cli.add_typer(users, name="users")
 cli.add_typer(keys, name="keys")
 cli.add_typer(reports)
 cli.add_typer(ingestions, name="ingestions")
+cli.add_typer(partitions, name="partitions")
 cli.add_typer(export_commands)
 
 

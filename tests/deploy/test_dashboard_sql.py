@@ -62,6 +62,8 @@ def panel_sql() -> dict[str, str]:
 
 
 FIXTURE_ROWS = """
+SELECT hae_ensure_month_partition(t, '2026-11-15 00:00+00')
+FROM unnest(ARRAY['heart_rate_metrics', 'activity_metrics', 'sleep_metrics', 'sleep_segments']) t;
 INSERT INTO users (name) VALUES ('alice'), ('bob''s');
 INSERT INTO metric_types (name, known) VALUES ('step_count', true) ON CONFLICT (name) DO NOTHING;
 INSERT INTO heart_rate_metrics

@@ -220,7 +220,13 @@ async def test_old_and_next_year_dates_stored_far_future_rejected(
         " WHERE i.inhparent = 'activity_metrics'::regclass"
     )
     names = {p["relname"] for p in parts}
-    assert {"activity_metrics_p201406", f"activity_metrics_p{next_year}01"} <= names
+    # Older than the partition window: stored in the default partition, no partition of its own.
+    assert f"activity_metrics_p{next_year}01" in names
+    assert "activity_metrics_p201406" not in names
+    old = await db(
+        "SELECT count(*) AS n FROM activity_metrics_default WHERE user_id = :u", u=user_id
+    )
+    assert old[0]["n"] == 1
 
 
 async def test_unknown_metrics_stored_generically_and_reported(

@@ -7,4 +7,4 @@ from app.ingest.normalise import events
 
 
 def test_every_event_section_the_envelope_knows_has_its_normaliser() -> None:
-    assert envelope.EVENT_SECTIONS == tuple(events.SECTIONS)
+    assert tuple(events.SECTIONS) == envelope.EVENT_SECTIONS
