@@ -40,7 +40,7 @@ def _match(f: Filter, value: str, params: sql.Params) -> str:
     bound = params.add(value)
     if f.array:
         (column,) = f.columns
-        return f"EXISTS (SELECT 1 FROM unnest({column}) e WHERE lower(e) = lower({bound}))"
+        return f"EXISTS (SELECT 1 FROM unnest({column}) AS e(v) WHERE lower(e.v) = lower({bound}))"
     return "(" + " OR ".join(f"lower({c}) = lower({bound})" for c in f.columns) + ")"
 
 

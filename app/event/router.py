@@ -78,7 +78,13 @@ async def list_symptoms(
 ) -> Response:
     """Symptoms logged, oldest first; by time, name and severity."""
     read = EventRead(
-        principal.user_id, start, to, tz, {"name": name, "severity": severity}, (), cursor, limit
+        user_id=principal.user_id,
+        start=start,
+        end=to,
+        tz=tz,
+        filters={"name": name, "severity": severity},
+        page=cursor,
+        limit=limit,
     )
     return _json(await service.page(specs.SYMPTOMS, read), request)
 
@@ -99,7 +105,15 @@ async def list_state_of_mind(
 ) -> Response:
     """State-of-mind entries (valence, labels, associations), oldest first."""
     filters = {"kind": kind, "label": label, "association": association}
-    read = EventRead(principal.user_id, start, to, tz, filters, (), cursor, limit)
+    read = EventRead(
+        user_id=principal.user_id,
+        start=start,
+        end=to,
+        tz=tz,
+        filters=filters,
+        page=cursor,
+        limit=limit,
+    )
     return _json(await service.page(specs.STATE_OF_MIND, read), request)
 
 
@@ -114,7 +128,7 @@ async def state_of_mind_daily(
     kind: Annotated[str | None, _match("Only entries of this kind.")] = None,
 ) -> Response:
     """Per local day: entries and average valence, overall and per kind."""
-    read = EventRead(principal.user_id, start, to, tz, {"kind": kind})
+    read = EventRead(user_id=principal.user_id, start=start, end=to, tz=tz, filters={"kind": kind})
     return _json(await service.state_of_mind_daily(specs.STATE_OF_MIND, read), request)
 
 
@@ -133,7 +147,15 @@ async def list_medications(
 ) -> Response:
     """Logged medication doses, oldest first; by time, medication and status."""
     filters = {"name": name, "status": status}
-    read = EventRead(principal.user_id, start, to, tz, filters, (), cursor, limit)
+    read = EventRead(
+        user_id=principal.user_id,
+        start=start,
+        end=to,
+        tz=tz,
+        filters=filters,
+        page=cursor,
+        limit=limit,
+    )
     return _json(await service.page(specs.MEDICATIONS, read), request)
 
 
@@ -148,7 +170,7 @@ async def medications_daily(
     name: Annotated[str | None, _match("Display text or nickname.")] = None,
 ) -> Response:
     """Per local day (of the dose's logged time) and medication: taken, skipped, other."""
-    read = EventRead(principal.user_id, start, to, tz, {"name": name})
+    read = EventRead(user_id=principal.user_id, start=start, end=to, tz=tz, filters={"name": name})
     return _json(await service.medications_daily(specs.MEDICATIONS, read), request)
 
 
@@ -166,7 +188,15 @@ async def list_ecg(
 ) -> Response:
     """ECG recordings without their voltages (read one by its `id` for those), oldest first."""
     filters = {"classification": classification}
-    read = EventRead(principal.user_id, start, to, tz, filters, (), cursor, limit)
+    read = EventRead(
+        user_id=principal.user_id,
+        start=start,
+        end=to,
+        tz=tz,
+        filters=filters,
+        page=cursor,
+        limit=limit,
+    )
     return _json(await service.page(specs.ECG, read), request)
 
 
@@ -202,7 +232,15 @@ async def list_heart_rate_notifications(
     limit: Limit = 100,
 ) -> Response:
     """High, low and irregular heart-rate notifications with their series, oldest first."""
-    read = EventRead(principal.user_id, start, to, tz, {"kind": kind}, (), cursor, limit)
+    read = EventRead(
+        user_id=principal.user_id,
+        start=start,
+        end=to,
+        tz=tz,
+        filters={"kind": kind},
+        page=cursor,
+        limit=limit,
+    )
     return _json(await service.page(specs.HEART_RATE_NOTIFICATIONS, read), request)
 
 
@@ -219,7 +257,15 @@ async def list_cycle_tracking(
     limit: Limit = 100,
 ) -> Response:
     """Cycle-tracking events (flow, cycle starts, sexual activity...), oldest first."""
-    read = EventRead(principal.user_id, start, to, tz, {"kind": kind}, (), cursor, limit)
+    read = EventRead(
+        user_id=principal.user_id,
+        start=start,
+        end=to,
+        tz=tz,
+        filters={"kind": kind},
+        page=cursor,
+        limit=limit,
+    )
     return _json(await service.page(specs.CYCLE_TRACKING, read), request)
 
 
@@ -241,6 +287,13 @@ async def list_hrv(
     """Heart-rate-variability points (ms) with their beat-to-beat series, oldest first."""
     conditions = ("with_beats",) if with_beats else ()
     read = EventRead(
-        principal.user_id, start, to, tz, {"source": source}, conditions, cursor, limit
+        user_id=principal.user_id,
+        start=start,
+        end=to,
+        tz=tz,
+        filters={"source": source},
+        conditions=conditions,
+        page=cursor,
+        limit=limit,
     )
     return _json(await service.page(specs.HRV, read), request)

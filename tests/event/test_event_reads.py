@@ -295,3 +295,16 @@ async def test_hrv_beat_to_beat_is_typed(
     assert await every_item(client, alice, "/v1/hrv", source="nobody") == []
     first_hour = await every_item(client, alice, "/v1/hrv", to="2023-01-20T01:00:00+11:00")
     assert [p["start"] for p in first_hour] == ["2023-01-20T00:00:00+11:00"]
+
+
+async def test_daily_summaries_follow_a_later_ingest(
+    client: httpx.AsyncClient, alice: Account, sent: dict[str, Any]
+) -> None:
+    before = await get(client, alice, "/v1/state-of-mind/daily", to="2023-01-24")
+    assert [d["count"] for d in before["items"]] == [2, 1]
+    await ingest(
+        client, alice.headers, g.envelope(stateOfMind=[g.state_of_mind(at(21, 18), valence=0.7)])
+    )
+    after = await get(client, alice, "/v1/state-of-mind/daily", to="2023-01-24")
+    assert [d["count"] for d in after["items"]] == [2, 2]
+    assert after["items"][1]["valence_avg"] == pytest.approx(0.4)
