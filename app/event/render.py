@@ -38,10 +38,9 @@ def item(row: RowMapping, spec: EventSpec, tz: str | None) -> dict[str, JsonValu
 def hrv_item(row: RowMapping, tz: str | None) -> dict[str, JsonValue]:
     """An HRV point with its beat-to-beat series typed; ``extra`` keeps any other field as sent."""
     out = item(row, HRV, tz)
-    extra = row["extra"]
-    series = extra.get("heartbeatSeries") if isinstance(extra, Mapping) else None
-    rest = {k: v for k, v in extra.items() if k != "heartbeatSeries"} if extra else None
-    out["extra"] = rest or None
+    extra = row["extra"] if isinstance(row["extra"], Mapping) else {}
+    series = extra.get("heartbeatSeries")
+    out["extra"] = {k: v for k, v in extra.items() if k != "heartbeatSeries"} or None
     out["beats"] = beats(series, row["utc_offset_min"], tz) if series is not None else None
     return out
 
