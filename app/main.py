@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from app import errors
 from app.config import Settings, get_settings
 from app.erase.router import router as erase_router
+from app.event.router import router as event_router
 from app.export.router import router as export_router
 from app.ingest.router import router as ingest_router
 from app.lifespan import lifespan
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(status_router)
     app.include_router(query_router)
     app.include_router(workout_router)
+    app.include_router(event_router)
     app.include_router(export_router)
     app.include_router(erase_router)
     app.include_router(compat_router)
