@@ -8,18 +8,16 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import ReaderDep
-from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
+from app.errors import KEYED_ROUTE_ERRORS, NotFound, problem_responses
 from app.query import render
 from app.query.dependencies import CacheDep, EngineDep, reject_unstorable_text
-from app.query.errors import InvalidQuery, InvalidRequest
+from app.query.errors import InvalidQuery
 from app.workout import geo
 from app.workout.service import MAX_LIMIT, WorkoutService, build_filter
 
 router = APIRouter(
     prefix="/v1/workouts", tags=["workouts"], dependencies=[Depends(reject_unstorable_text)]
 )
-
-_ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
 
 
 async def get_workout_service(engine: EngineDep, cache: CacheDep) -> WorkoutService:
@@ -54,7 +52,7 @@ def _json(body: object, request: Request, media_type: str = render.JSON) -> Resp
     return response
 
 
-@router.get("", responses=problem_responses(InvalidQuery, *_ERRORS))
+@router.get("", responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS))
 async def list_workouts(
     principal: ReaderDep,
     service: WorkoutServiceDep,
@@ -84,7 +82,7 @@ async def list_workouts(
     return _json(await service.find(workout_filter, raw=raw, page=cursor, limit=limit), request)
 
 
-@router.get("/distance", responses=problem_responses(InvalidQuery, *_ERRORS))
+@router.get("/distance", responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS))
 async def distance_per_period(
     principal: ReaderDep,
     service: WorkoutServiceDep,
@@ -112,7 +110,7 @@ async def distance_per_period(
     return _json(await service.distance(workout_filter, period=bucket, tz=zone), request)
 
 
-@router.get("/{workout_id}", responses=problem_responses(*_ERRORS, NotFound))
+@router.get("/{workout_id}", responses=problem_responses(*KEYED_ROUTE_ERRORS, NotFound))
 async def get_workout(
     workout_id: UUID, principal: ReaderDep, service: WorkoutServiceDep, request: Request
 ) -> Response:
@@ -123,7 +121,7 @@ async def get_workout(
 @router.get(
     "/{workout_id}/route",
     responses={
-        **problem_responses(*_ERRORS, NotFound),
+        **problem_responses(*KEYED_ROUTE_ERRORS, NotFound),
         200: {
             "content": {
                 geo.GEOJSON_MEDIA_TYPE: {"schema": {"type": "object"}},
