@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg  # type: ignore[import-untyped]
 import structlog
@@ -36,12 +37,14 @@ class AppError(Exception):
     status: int = 500
     title: str = "Internal Server Error"
     type: str = "about:blank"
+    # Headers every response of this error carries.
+    fixed_headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         super().__init__(detail or self.title)
         self.detail = detail
         self.extensions = extensions
-        self.headers: dict[str, str] = {}
+        self.headers: dict[str, str] = dict(self.fixed_headers)
 
     def problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
@@ -55,10 +58,7 @@ class Unauthorized(AppError):
     status = 401
     title = "Unauthorized"
     type = "/problems/unauthorized"
-
-    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
-        super().__init__(detail, **extensions)
-        self.headers["WWW-Authenticate"] = 'Bearer realm="hae"'
+    fixed_headers: ClassVar[Mapping[str, str]] = {"WWW-Authenticate": 'Bearer realm="hae"'}
 
 
 class Forbidden(AppError):
@@ -107,6 +107,14 @@ class TooManyRequests(AppError):
         self.headers["Retry-After"] = str(max(1, retry_after))
 
 
+class InvalidRequest(AppError):
+    """Parameters or a body that fail validation; rendered with the list of ``errors``."""
+
+    status = 422
+    title = "Invalid request"
+    type = "/problems/validation"
+
+
 class IngestFailed(AppError):
     status = 503
     title = "Ingestion not completed"
@@ -117,6 +125,16 @@ class DatabaseUnavailable(AppError):
     status = 503
     title = "Service Unavailable"
     type = "/problems/database-unavailable"
+
+
+# What any route behind an API key may answer: no or a bad key, a missing scope, a rate limit,
+# parameters that fail validation.
+KEYED_ROUTE_ERRORS: tuple[type[AppError], ...] = (
+    Unauthorized,
+    Forbidden,
+    TooManyRequests,
+    InvalidRequest,
+)
 
 
 # How long a client is asked to wait: a restart or fail-over of PostgreSQL takes seconds.
@@ -221,19 +239,12 @@ def install(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg")}
             for e in exc.errors()
         ]
-        body = {
-            "type": "/problems/validation",
-            "title": "Invalid request",
-            "status": 422,
-            "errors": errors,
-        }
-        return problem_response(422, body)
+        error = InvalidRequest(errors=errors)
+        return problem_response(error.status, error.problem())
 
     async def _maybe_unreachable(_: Request, exc: Exception) -> JSONResponse:
         if not database_unavailable(exc):
-            log.exception("request.failed", error_type=type(exc).__name__)
-            body = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
-            return problem_response(500, body)
+            return _internal_error(exc)
         log.warning("request.database_unavailable", error_type=type(exc).__name__)
         return database_unavailable_response()
 
@@ -247,9 +258,13 @@ def install(app: FastAPI) -> None:
         if database_unavailable(exc):
             # Wrapped in something else on the way up: still the database, still retryable.
             return await _maybe_unreachable(request, exc)
-        log.exception("request.failed", error_type=type(exc).__name__)
-        body = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
-        return problem_response(500, body)
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    log.exception("request.failed", error_type=type(exc).__name__)
+    error = AppError()
+    return problem_response(error.status, error.problem())
 
 
 def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:

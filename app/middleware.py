@@ -8,6 +8,8 @@ import asyncio
 import re
 import time
 import uuid
+from collections.abc import Mapping
+from typing import ClassVar
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,11 +47,8 @@ class BodyStalled(AppError):
     status = 408
     title = "Request Timeout"
     type = "/problems/body-stalled"
-
-    def __init__(self, detail: str | None = None, **extensions: object) -> None:
-        super().__init__(detail, **extensions)
-        # The rest of a stalled body may still arrive: the connection cannot be reused.
-        self.headers["Connection"] = "close"
+    # The rest of a stalled body may still arrive: the connection cannot be reused.
+    fixed_headers: ClassVar[Mapping[str, str]] = {"Connection": "close"}
 
 
 def idle_limited(receive: Receive, timeout_s: float) -> Receive:

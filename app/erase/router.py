@@ -11,15 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from app.auth.dependencies import PrincipalDep
 from app.auth.service import Principal
 from app.erase.service import SECTIONS, EraseService
-from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
+from app.errors import KEYED_ROUTE_ERRORS, NotFound, problem_responses
 from app.export.router import RangeEnd, RangeStart, RangeTz
 from app.query import render
 from app.query.dependencies import EngineDep, RedisDep, reject_unstorable_text
-from app.query.errors import ConfirmationRequired, InvalidQuery, InvalidRequest
+from app.query.errors import ConfirmationRequired, InvalidQuery
 
 router = APIRouter(prefix="/v1", tags=["deletion"], dependencies=[Depends(reject_unstorable_text)])
-
-_ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
 
 
 async def owner(principal: PrincipalDep) -> Principal:
@@ -36,7 +34,7 @@ OwnerDep = Annotated[Principal, Depends(owner)]
 EraseServiceDep = Annotated[EraseService, Depends(get_erase_service)]
 
 
-@router.delete("/data", responses=problem_responses(InvalidQuery, *_ERRORS))
+@router.delete("/data", responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS))
 async def delete_data(
     principal: OwnerDep,
     service: EraseServiceDep,
@@ -57,7 +55,7 @@ async def delete_data(
 
 @router.delete(
     "/account",
-    responses=problem_responses(ConfirmationRequired, *_ERRORS, NotFound),
+    responses=problem_responses(ConfirmationRequired, *KEYED_ROUTE_ERRORS, NotFound),
 )
 async def erase_account(
     principal: OwnerDep,

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import ReaderDep
-from app.errors import Forbidden, TooManyRequests, Unauthorized, problem_responses
+from app.errors import KEYED_ROUTE_ERRORS, problem_responses
 from app.export.service import ExportService
 from app.query.dependencies import EngineDep, reject_unstorable_text
-from app.query.errors import InvalidQuery, InvalidRequest
+from app.query.errors import InvalidQuery
 from app.query.timerange import parse_range, parse_tz
 
 router = APIRouter(prefix="/v1", tags=["export"], dependencies=[Depends(reject_unstorable_text)])
@@ -30,7 +30,7 @@ RangeTz = Annotated[str | None, Query(description="IANA zone for local `from`/`t
     "/export",
     response_class=StreamingResponse,
     responses={
-        **problem_responses(InvalidQuery, InvalidRequest, Unauthorized, Forbidden, TooManyRequests),
+        **problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS),
         200: {
             "description": 'A Health Auto Export document, {"data": {...}}',
             "content": {"application/json": {"schema": {"type": "object"}}},

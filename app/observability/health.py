@@ -13,12 +13,18 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from app.errors import problem_response
+from app.errors import AppError, problem_response
 from app.observability import gauges, metrics
 
 router = APIRouter(include_in_schema=False)
 _CHECK_TIMEOUT_S = 2.0
 _ROOT = Path(__file__).resolve().parents[2]
+
+
+class NotReady(AppError):
+    status = 503
+    title = "Not Ready"
+    type = "/problems/not-ready"
 
 
 def migration_head() -> str | None:
@@ -58,13 +64,8 @@ async def readyz(request: Request) -> Response:
     for name, outcome in checks.items():
         metrics.DEPENDENCY_UP.labels(dependency=name).set(1 if outcome == "ok" else 0)
     if database_ok != "ok":
-        body = {
-            "type": "/problems/not-ready",
-            "title": "Not Ready",
-            "status": 503,
-            "checks": checks,
-        }
-        return problem_response(503, body)
+        error = NotReady(checks=checks)
+        return problem_response(error.status, error.problem())
     status = "ready" if redis_ok == "ok" else "degraded"
     return JSONResponse({"status": status, "checks": checks})
 

@@ -8,34 +8,24 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.auth.dependencies import ReaderDep
-from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
+from app.errors import KEYED_ROUTE_ERRORS, NotFound, problem_responses
 from app.query import render, vendor
 from app.query.cache import JsonValue
-from app.query.dependencies import (
-    CacheDep,
-    EngineDep,
-    QueryServiceDep,
-    SleepServiceDep,
-    reject_unstorable_text,
-)
-from app.query.errors import InvalidQuery, InvalidRequest
+from app.query.dependencies import QueryServiceDep, SleepServiceDep, reject_unstorable_text
+from app.query.errors import InvalidQuery
 from app.query.specs import SLEEP
 from app.query.timerange import parse_range
 from app.workout.repository import WorkoutFilter
-from app.workout.service import WorkoutService
+from app.workout.router import WorkoutServiceDep
 
 router = APIRouter(
     prefix="/api", tags=["compatibility"], dependencies=[Depends(reject_unstorable_text)]
 )
 
-_ERRORS = (InvalidQuery, InvalidRequest, Unauthorized, Forbidden, TooManyRequests)
 
-
-async def get_workout_service(engine: EngineDep, cache: CacheDep) -> WorkoutService:
-    return WorkoutService(engine, cache)
-
-
-@router.get("/metrics/{name}", responses=problem_responses(*_ERRORS, NotFound))
+@router.get(
+    "/metrics/{name}", responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS, NotFound)
+)
 async def vendor_metrics(
     name: Annotated[str, Path(max_length=200)],
     principal: ReaderDep,
@@ -79,10 +69,10 @@ async def vendor_metrics(
     return Response(render.json_bytes(documents), media_type=render.JSON)
 
 
-@router.get("/workouts", responses=problem_responses(*_ERRORS))
+@router.get("/workouts", responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS))
 async def vendor_workouts(
     principal: ReaderDep,
-    service: Annotated[WorkoutService, Depends(get_workout_service)],
+    service: WorkoutServiceDep,
     start_date: Annotated[str | None, Query(alias="startDate", description="Epoch ms.")] = None,
     end_date: Annotated[str | None, Query(alias="endDate", description="Epoch ms.")] = None,
 ) -> Response:

@@ -15,11 +15,3 @@ class ConfirmationRequired(AppError):
     status = 400
     title = "Confirmation required"
     type = "/problems/confirmation-required"
-
-
-class InvalidRequest(AppError):
-    """Documentation only: the validation problem app.errors renders for bad parameters."""
-
-    status = 422
-    title = "Invalid request"
-    type = "/problems/validation"

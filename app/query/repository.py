@@ -209,6 +209,32 @@ def _sleep_where(
     return label, " AND ".join(where)
 
 
+@dataclass(frozen=True, slots=True)
+class _SleepTable:
+    """A table of sleep rows: the column that places a row in its night, what a read returns."""
+
+    name: str
+    night_column: str
+    columns: str
+    order: str
+
+
+_SLEEP_METRICS = _SleepTable(
+    "sleep_metrics",
+    "night_at",
+    "night_at, utc_offset_min, night_is_date_only, sleep_start_at, sleep_end_at, in_bed_start_at,"
+    " in_bed_end_at, bound_offsets_min, source, sleep_source, in_bed_source, asleep, core, deep,"
+    " rem, awake, in_bed, total_sleep, unit",
+    "night_at, sleep_start_at, sleep_end_at, source",
+)
+_SLEEP_SEGMENTS = _SleepTable(
+    "sleep_segments",
+    "start_at",
+    "start_at, end_at, utc_offset_min, end_offset_min, stage, qty, unit, source",
+    "start_at, end_at, stage, source",
+)
+
+
 async def sleep_nights(conn: AsyncConnection, q: SleepQuery) -> list[date]:
     """The nights in range that have any sleep record, ``q.limit + 1`` at most."""
     lo = q.lo
@@ -216,9 +242,9 @@ async def sleep_nights(conn: AsyncConnection, q: SleepQuery) -> list[date]:
         lo = max(lo, q.after + timedelta(days=1)) if lo is not None else q.after + timedelta(days=1)
     params = sql.Params()
     parts = []
-    for table, column in (("sleep_metrics", "night_at"), ("sleep_segments", "start_at")):
-        label, where = _sleep_where(column, q, lo, q.hi, params)
-        parts.append(f"SELECT {label} AS night FROM {table} WHERE {where}")
+    for table in (_SLEEP_METRICS, _SLEEP_SEGMENTS):
+        label, where = _sleep_where(table.night_column, q, lo, q.hi, params)
+        parts.append(f"SELECT {label} AS night FROM {table.name} WHERE {where}")
     statement = (
         f"SELECT night FROM ({' UNION '.join(parts)}) n"
         f" ORDER BY night LIMIT {params.add(q.limit + 1)}"
@@ -229,26 +255,23 @@ async def sleep_nights(conn: AsyncConnection, q: SleepQuery) -> list[date]:
 async def sleep_records(
     conn: AsyncConnection, q: SleepQuery, first: date, last: date
 ) -> list[RowMapping]:
-    params = sql.Params()
-    label, where = _sleep_where("night_at", q, first, last + timedelta(days=1), params)
-    statement = (
-        f"SELECT {label} AS night, night_at, utc_offset_min, night_is_date_only,"
-        " sleep_start_at, sleep_end_at, in_bed_start_at, in_bed_end_at, bound_offsets_min,"
-        " source, sleep_source, in_bed_source, asleep, core, deep, rem, awake, in_bed,"
-        f" total_sleep, unit FROM sleep_metrics WHERE {where}"
-        " ORDER BY night_at, sleep_start_at, sleep_end_at, source"
-    )
-    return list((await conn.execute(text(statement), params)).mappings())
+    return await _sleep_rows(conn, _SLEEP_METRICS, q, first, last)
 
 
 async def sleep_segments(
     conn: AsyncConnection, q: SleepQuery, first: date, last: date
 ) -> list[RowMapping]:
+    return await _sleep_rows(conn, _SLEEP_SEGMENTS, q, first, last)
+
+
+async def _sleep_rows(
+    conn: AsyncConnection, table: _SleepTable, q: SleepQuery, first: date, last: date
+) -> list[RowMapping]:
+    """The rows of ``table`` on the nights ``first`` to ``last``, each with its ``night``."""
     params = sql.Params()
-    label, where = _sleep_where("start_at", q, first, last + timedelta(days=1), params)
+    label, where = _sleep_where(table.night_column, q, first, last + timedelta(days=1), params)
     statement = (
-        f"SELECT {label} AS night, start_at, end_at, utc_offset_min, end_offset_min,"
-        f" stage, qty, unit, source FROM sleep_segments WHERE {where}"
-        " ORDER BY start_at, end_at, stage, source"
+        f"SELECT {label} AS night, {table.columns} FROM {table.name} WHERE {where}"
+        f" ORDER BY {table.order}"
     )
     return list((await conn.execute(text(statement), params)).mappings())

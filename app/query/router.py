@@ -7,18 +7,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.auth.dependencies import ReaderDep
-from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
+from app.errors import KEYED_ROUTE_ERRORS, NotFound, problem_responses
 from app.query import render
 from app.query.cache import Json
 from app.query.dependencies import QueryServiceDep, SleepServiceDep, reject_unstorable_text
-from app.query.errors import InvalidQuery, InvalidRequest
+from app.query.errors import InvalidQuery
 from app.query.schemas import MetricList, SeriesPage, SleepPage
 from app.query.service import MAX_LIMIT
 from app.query.sleep import MAX_NIGHTS
 
 router = APIRouter(prefix="/v1", tags=["query"], dependencies=[Depends(reject_unstorable_text)])
 
-_ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
 From = Annotated[
     str | None,
     Query(
@@ -51,7 +50,7 @@ def _link(response: Response, body: Json, request: Request) -> None:
         response.headers["Link"] = render.next_link(str(request.url), next_cursor)
 
 
-@router.get("/metrics", response_model=MetricList, responses=problem_responses(*_ERRORS))
+@router.get("/metrics", response_model=MetricList, responses=problem_responses(*KEYED_ROUTE_ERRORS))
 async def list_metrics(
     principal: ReaderDep, service: QueryServiceDep, request: Request
 ) -> Response:
@@ -63,7 +62,7 @@ async def list_metrics(
     "/metrics/{name}",
     response_model=SeriesPage,
     responses={
-        **problem_responses(InvalidQuery, *_ERRORS, NotFound),
+        **problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS, NotFound),
         200: {"content": _CSV_CONTENT},
     },
 )
@@ -105,7 +104,7 @@ async def read_metric(
 @router.get(
     "/sleep",
     response_model=SleepPage,
-    responses=problem_responses(InvalidQuery, *_ERRORS),
+    responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS),
 )
 async def read_sleep(
     principal: ReaderDep,

@@ -54,73 +54,79 @@ class MetricSpec:
         return ("start", "end", "source", *self.values, *extra)
 
 
-def _quantity(table: str, storage: Storage, cumulative: bool) -> MetricSpec:
+def _spec(
+    storage: Storage,
+    table: str,
+    aggregated: tuple[str, ...],
+    *,
+    cumulative: bool,
+    annotations: tuple[str, ...] = (),
+    by_metric_id: bool = False,
+    canonical: bool = False,
+    extra_key: tuple[str, ...] = (),
+) -> MetricSpec:
+    """A metric's spec: its points hold the aggregated columns, the unit, then annotations (which
+    buckets leave out); cumulative metrics are summed, others given min / avg / max."""
     return MetricSpec(
         storage=storage,
         table=table,
-        by_metric_id=True,
-        values=("qty", "unit"),
+        by_metric_id=by_metric_id,
+        values=(*aggregated, "unit", *annotations),
         aggregation="sum" if cumulative else "range",
-        aggregated=("qty",),
-        canonical=True,
+        aggregated=aggregated,
+        canonical=canonical,
+        extra_key=extra_key,
         cumulative=cumulative,
     )
 
 
 _SPECIAL: dict[Storage, MetricSpec] = {
-    Storage.HEART_RATE: MetricSpec(
-        Storage.HEART_RATE,
-        "heart_rate_metrics",
-        False,
-        ("min", "avg", "max", "unit", "context"),
-        "range",
-        ("min", "avg", "max"),
-    ),
-    Storage.BLOOD_PRESSURE: MetricSpec(
-        Storage.BLOOD_PRESSURE,
-        "blood_pressure_metrics",
-        False,
-        ("systolic", "diastolic", "unit"),
-        "range",
-        ("systolic", "diastolic"),
-    ),
-    Storage.BLOOD_GLUCOSE: MetricSpec(
-        Storage.BLOOD_GLUCOSE,
-        "blood_glucose_metrics",
-        False,
-        ("qty", "unit", "meal_time"),
-        "range",
-        ("qty",),
-        canonical=True,
-    ),
-    Storage.INSULIN: MetricSpec(
-        Storage.INSULIN,
-        "insulin_metrics",
-        False,
-        ("qty", "unit", "reason"),
-        "sum",
-        ("qty",),
-        extra_key=("reason",),
-        cumulative=True,
-    ),
-    Storage.HYGIENE: MetricSpec(
-        Storage.HYGIENE,
-        "hygiene_events",
-        True,
-        ("qty", "unit", "value"),
-        "sum",
-        ("qty",),
-        cumulative=True,
-    ),
-    Storage.SEXUAL_ACTIVITY: MetricSpec(
-        Storage.SEXUAL_ACTIVITY,
-        "sexual_activity_metrics",
-        False,
-        ("unspecified", "protection_used", "protection_not_used", "unit"),
-        "sum",
-        ("unspecified", "protection_used", "protection_not_used"),
-        cumulative=True,
-    ),
+    spec.storage: spec
+    for spec in (
+        _spec(
+            Storage.HEART_RATE,
+            "heart_rate_metrics",
+            ("min", "avg", "max"),
+            annotations=("context",),
+            cumulative=False,
+        ),
+        _spec(
+            Storage.BLOOD_PRESSURE,
+            "blood_pressure_metrics",
+            ("systolic", "diastolic"),
+            cumulative=False,
+        ),
+        _spec(
+            Storage.BLOOD_GLUCOSE,
+            "blood_glucose_metrics",
+            ("qty",),
+            annotations=("meal_time",),
+            canonical=True,
+            cumulative=False,
+        ),
+        _spec(
+            Storage.INSULIN,
+            "insulin_metrics",
+            ("qty",),
+            annotations=("reason",),
+            extra_key=("reason",),
+            cumulative=True,
+        ),
+        _spec(
+            Storage.HYGIENE,
+            "hygiene_events",
+            ("qty",),
+            annotations=("value",),
+            by_metric_id=True,
+            cumulative=True,
+        ),
+        _spec(
+            Storage.SEXUAL_ACTIVITY,
+            "sexual_activity_metrics",
+            ("unspecified", "protection_used", "protection_not_used"),
+            cumulative=True,
+        ),
+    )
 }
 
 SLEEP = "sleep_analysis"
@@ -135,7 +141,8 @@ def spec_for(name: str, known: bool) -> MetricSpec | None:
     if special is not None:
         return special
     table = "activity_metrics" if storage is Storage.ACTIVITY else "quantity_metrics"
-    return _quantity(table, storage, name in catalog.CUMULATIVE)
+    cumulative = name in catalog.CUMULATIVE
+    return _spec(storage, table, ("qty",), by_metric_id=True, canonical=True, cumulative=cumulative)
 
 
 # Tables whose rows are metrics, with the name they are listed under when not by metric_id.

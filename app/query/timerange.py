@@ -90,23 +90,18 @@ def parse_range(
     start, end = parse_bound(lo, "from"), parse_bound(hi, "to")
     if tz is not None:
         start, end = in_zone(start, tz), in_zone(end, tz)
-    if (
-        start is not None
-        and end is not None
-        and start.at is not None
-        and end.at is not None
-        and end.at <= start.at
-    ):
-        raise InvalidQuery("`to` must be after `from`", field="to")
-    if (
-        start is not None
-        and end is not None
-        and start.local is not None
-        and end.local is not None
-        and end.local <= start.local
-    ):
+    if start is not None and end is not None and not _before(start, end):
         raise InvalidQuery("`to` must be after `from`", field="to")
     return start, end
+
+
+def _before(start: Bound, end: Bound) -> bool:
+    """Whether ``start`` comes before ``end``; an instant and a wall-clock time are not compared
+    (where the wall-clock time falls depends on each point's offset)."""
+    for first, last in ((start.at, end.at), (start.local, end.local)):
+        if first is not None and last is not None and last <= first:
+            return False
+    return True
 
 
 def in_zone(bound: Bound | None, tz: str) -> Bound | None:

@@ -108,15 +108,14 @@ async def list_workouts(
 
 
 async def get_workout(conn: AsyncConnection, user_id: int, workout_id: UUID) -> RowMapping | None:
-    row = await conn.execute(
-        text(
-            f"SELECT {_SUMMARY}, w.summary, w.metadata, w.extra"
-            " FROM workouts w LEFT JOIN workout_routes r"
-            " ON r.workout_id = w.id AND r.user_id = :u WHERE w.id = :id AND w.user_id = :u"
-        ),
-        {"u": user_id, "id": workout_id},
+    return await _one_of_workout(
+        conn,
+        f"SELECT {_SUMMARY}, w.summary, w.metadata, w.extra"
+        " FROM workouts w LEFT JOIN workout_routes r"
+        " ON r.workout_id = w.id AND r.user_id = :u WHERE w.id = :id AND w.user_id = :u",
+        user_id,
+        workout_id,
     )
-    return row.mappings().one_or_none()
 
 
 async def workout_series(conn: AsyncConnection, user_id: int, workout_id: UUID) -> list[RowMapping]:
@@ -132,30 +131,36 @@ async def workout_series(conn: AsyncConnection, user_id: int, workout_id: UUID) 
 
 
 async def route(conn: AsyncConnection, user_id: int, workout_id: UUID) -> RowMapping | None:
-    row = await conn.execute(
-        text(
-            "SELECT w.name, w.start_at, w.end_at, w.utc_offset_min, w.end_offset_min,"
-            " ST_AsEWKB(r.geom) AS ewkb, r.point_count, r.utc_offsets_min, r.altitude, r.speed,"
-            " r.speed_accuracy, r.course, r.course_accuracy, r.horizontal_accuracy,"
-            " r.vertical_accuracy, r.export_version"
-            " FROM workouts w JOIN workout_routes r ON r.workout_id = w.id AND r.user_id = :u"
-            " WHERE w.id = :id AND w.user_id = :u"
-        ),
-        {"u": user_id, "id": workout_id},
+    return await _one_of_workout(
+        conn,
+        "SELECT w.name, w.start_at, w.end_at, w.utc_offset_min, w.end_offset_min,"
+        " ST_AsEWKB(r.geom) AS ewkb, r.point_count, r.utc_offsets_min, r.altitude, r.speed,"
+        " r.speed_accuracy, r.course, r.course_accuracy, r.horizontal_accuracy,"
+        " r.vertical_accuracy, r.export_version"
+        " FROM workouts w JOIN workout_routes r ON r.workout_id = w.id AND r.user_id = :u"
+        " WHERE w.id = :id AND w.user_id = :u",
+        user_id,
+        workout_id,
     )
-    return row.mappings().one_or_none()
 
 
 async def route_stats(conn: AsyncConnection, user_id: int, workout_id: UUID) -> RowMapping | None:
-    row = await conn.execute(
-        text(
-            "SELECT r.point_count, ST_Length(r.geom::geography) AS distance_m,"
-            " ST_XMin(r.geom) AS min_lon, ST_YMin(r.geom) AS min_lat,"
-            " ST_XMax(r.geom) AS max_lon, ST_YMax(r.geom) AS max_lat"
-            " FROM workout_routes r WHERE r.workout_id = :id AND r.user_id = :u"
-        ),
-        {"u": user_id, "id": workout_id},
+    return await _one_of_workout(
+        conn,
+        "SELECT r.point_count, ST_Length(r.geom::geography) AS distance_m,"
+        " ST_XMin(r.geom) AS min_lon, ST_YMin(r.geom) AS min_lat,"
+        " ST_XMax(r.geom) AS max_lon, ST_YMax(r.geom) AS max_lat"
+        " FROM workout_routes r WHERE r.workout_id = :id AND r.user_id = :u",
+        user_id,
+        workout_id,
     )
+
+
+async def _one_of_workout(
+    conn: AsyncConnection, statement: str, user_id: int, workout_id: UUID
+) -> RowMapping | None:
+    """The row of ``statement`` (bound to ``:u`` and ``:id``), or None when there is none."""
+    row = await conn.execute(text(statement), {"u": user_id, "id": workout_id})
     return row.mappings().one_or_none()
 
 

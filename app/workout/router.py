@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import ReaderDep
-from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
+from app.errors import KEYED_ROUTE_ERRORS, NotFound, problem_responses
 from app.query import render
 from app.query.dependencies import CacheDep, EngineDep, reject_unstorable_text
-from app.query.errors import InvalidQuery, InvalidRequest
+from app.query.errors import InvalidQuery
 from app.workout import geo
+from app.workout.repository import WorkoutFilter
 from app.workout.service import MAX_LIMIT, WorkoutService, build_filter
 
 router = APIRouter(
     prefix="/v1/workouts", tags=["workouts"], dependencies=[Depends(reject_unstorable_text)]
 )
-
-_ERRORS = (Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
 
 
 async def get_workout_service(engine: EngineDep, cache: CacheDep) -> WorkoutService:
@@ -54,65 +54,80 @@ def _json(body: object, request: Request, media_type: str = render.JSON) -> Resp
     return response
 
 
-@router.get("", responses=problem_responses(InvalidQuery, *_ERRORS))
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The parameters, as sent, that select the workouts of the list and the distance routes."""
+
+    start: str | None
+    to: str | None
+    tz: str | None
+    name: str | None
+    near: str | None
+    radius_m: float | None
+    bbox: str | None
+
+    def parse(self, user_id: int) -> tuple[WorkoutFilter, str | None]:
+        """The filter and the time zone; InvalidQuery names a parameter that does not parse."""
+        return build_filter(
+            user_id,
+            start=self.start,
+            end=self.to,
+            tz=self.tz,
+            name=self.name,
+            near=self.near,
+            radius_m=self.radius_m,
+            bbox=self.bbox,
+        )
+
+    def cursor_key(self) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+        radius = str(self.radius_m) if self.radius_m is not None else None
+        return (self.start, self.to, self.tz, self.name, radius)
+
+
+async def selection(
+    start: From = None,
+    to: To = None,
+    tz: Tz = None,
+    name: WorkoutType = None,
+    near: NearParam = None,
+    radius_m: Radius = None,
+    bbox: BBoxParam = None,
+) -> Selection:
+    return Selection(start, to, tz, name, near, radius_m, bbox)
+
+
+SelectionDep = Annotated[Selection, Depends(selection)]
+
+
+@router.get("", responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS))
 async def list_workouts(
     principal: ReaderDep,
     service: WorkoutServiceDep,
     request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
-    name: WorkoutType = None,
-    near: NearParam = None,
-    radius_m: Radius = None,
-    bbox: BBoxParam = None,
+    selected: SelectionDep,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Response:
     """Workouts, oldest first; by type, time, or a route near a point or inside a box."""
-    workout_filter, _ = build_filter(
-        principal.user_id,
-        start=start,
-        end=to,
-        tz=tz,
-        name=name,
-        near=near,
-        radius_m=radius_m,
-        bbox=bbox,
-    )
-    raw = (start, to, tz, name, str(radius_m) if radius_m is not None else None)
+    workout_filter, _ = selected.parse(principal.user_id)
+    raw = selected.cursor_key()
     return _json(await service.find(workout_filter, raw=raw, page=cursor, limit=limit), request)
 
 
-@router.get("/distance", responses=problem_responses(InvalidQuery, *_ERRORS))
+@router.get("/distance", responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS))
 async def distance_per_period(
     principal: ReaderDep,
     service: WorkoutServiceDep,
     request: Request,
+    selected: SelectionDep,
     bucket: Annotated[Literal["day", "week", "month", "year"], Query()] = "week",
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
-    name: WorkoutType = None,
-    near: NearParam = None,
-    radius_m: Radius = None,
-    bbox: BBoxParam = None,
 ) -> Response:
     """Total distance per period, measured along the stored route geometry."""
-    workout_filter, zone = build_filter(
-        principal.user_id,
-        start=start,
-        end=to,
-        tz=tz,
-        name=name,
-        near=near,
-        radius_m=radius_m,
-        bbox=bbox,
-    )
+    workout_filter, zone = selected.parse(principal.user_id)
     return _json(await service.distance(workout_filter, period=bucket, tz=zone), request)
 
 
-@router.get("/{workout_id}", responses=problem_responses(*_ERRORS, NotFound))
+@router.get("/{workout_id}", responses=problem_responses(*KEYED_ROUTE_ERRORS, NotFound))
 async def get_workout(
     workout_id: UUID, principal: ReaderDep, service: WorkoutServiceDep, request: Request
 ) -> Response:
@@ -123,7 +138,7 @@ async def get_workout(
 @router.get(
     "/{workout_id}/route",
     responses={
-        **problem_responses(*_ERRORS, NotFound),
+        **problem_responses(*KEYED_ROUTE_ERRORS, NotFound),
         200: {
             "content": {
                 geo.GEOJSON_MEDIA_TYPE: {"schema": {"type": "object"}},
