@@ -8,18 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.auth.dependencies import ReaderDep
-from app.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem_responses
+from app.errors import KEYED_ROUTE_ERRORS, NotFound, problem_responses
 from app.event import specs
 from app.event.schemas import DoseDays, EcgRecording, EventPage, HrvPage, MoodDays
 from app.event.service import MAX_FILTER_LENGTH, MAX_LIMIT, MAX_VOLTAGES, EventRead, EventService
 from app.query import render
 from app.query.cache import Json
 from app.query.dependencies import CacheDep, EngineDep
-from app.query.errors import InvalidQuery, InvalidRequest
+from app.query.errors import InvalidQuery
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
-_ERRORS = problem_responses(InvalidQuery, Unauthorized, Forbidden, TooManyRequests, InvalidRequest)
+_ERRORS = problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS)
 
 
 async def get_event_service(engine: EngineDep, cache: CacheDep) -> EventService:
@@ -203,9 +203,7 @@ async def list_ecg(
 @router.get(
     "/ecg/{ecg_id}",
     response_model=EcgRecording,
-    responses=problem_responses(
-        InvalidQuery, Unauthorized, Forbidden, TooManyRequests, InvalidRequest, NotFound
-    ),
+    responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS, NotFound),
 )
 async def get_ecg(
     ecg_id: Annotated[str, Path(max_length=512, description="`id` from /v1/ecg.")],
