@@ -29,6 +29,7 @@ from app.ingest.receive.body import receive_body
 from app.ingest.report.builder import IngestReport
 from app.ingest.repository import archive
 from app.ingest.service import IngestService
+from app.ingest.types import Sender
 from app.observability import metrics
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -109,14 +110,14 @@ async def ingest(request: Request, principal: WriterDep, service: IngestServiceD
         on_received=None if declared is not None else charge,
     )
     headers = {name: request.headers[name] for name in HAE_HEADERS if name in request.headers}
-    outcome = await service.ingest(
-        user_id=principal.user_id,
-        api_key_id=principal.api_key_id,
-        received=received,
-        headers=headers,
-        content_type=request.headers.get("content-type"),
-        content_encoding=request.headers.get("content-encoding"),
+    sender = Sender(
+        principal.user_id,
+        principal.api_key_id,
+        headers,
+        request.headers.get("content-type"),
+        request.headers.get("content-encoding"),
     )
+    outcome = await service.ingest(sender, received)
     location = {"Location": f"/v1/ingestions/{outcome.ingestion_id}"}
     report = outcome.report
     if report is None:

@@ -36,7 +36,7 @@ from app.ingest.receive import archive
 from app.ingest.receive.body import ReceivedBody
 from app.ingest.report import counting, outcome
 from app.ingest.report.builder import ReportBuilder, as_duplicate
-from app.ingest.types import Attempt, Envelope, Job, Outcome, RawIngestion
+from app.ingest.types import Attempt, Envelope, Job, Outcome, RawIngestion, Sender
 from app.ingest.write import units
 from app.ingest.write.strategy import Fallback, OneTransaction, PerSeries, Strategy
 from app.observability import metrics
@@ -67,29 +67,13 @@ class IngestService:
             engine, lease_s=settings.worker_lease_s, max_attempts=settings.worker_max_attempts
         )
 
-    async def ingest(
-        self,
-        *,
-        user_id: int,
-        api_key_id: int | None,
-        received: ReceivedBody,
-        headers: dict[str, str],
-        content_type: str | None = None,
-        content_encoding: str | None = None,
-    ) -> Outcome:
+    async def ingest(self, sender: Sender, received: ReceivedBody) -> Outcome:
         """Archive one body, then process it now (small) or leave it to the worker (large)."""
         metrics.INGEST_BYTES.inc(received.size)
         inline = received.body is not None and received.size <= self._settings.async_threshold_bytes
+        claim_for = self.jobs.worker_id if inline else None
         ingestion = await archive.store(
-            self._autocommit,
-            received,
-            user_id=user_id,
-            api_key_id=api_key_id,
-            headers=headers,
-            content_type=content_type,
-            content_encoding=content_encoding,
-            claim_for=self.jobs.worker_id if inline else None,
-            lease_s=self._settings.worker_lease_s,
+            self._autocommit, sender, received, claim_for, self._settings.worker_lease_s
         )
         if not ingestion.created:
             answered = _answered_before(ingestion)

@@ -137,6 +137,17 @@ class WorkoutsWrite:
 Normalised = SeriesWrite | WorkoutsWrite
 
 
+@dataclass(slots=True, frozen=True)
+class Sender:
+    """Who sent a body, and how: kept with the raw body in the archive."""
+
+    user_id: int
+    api_key_id: int | None
+    headers: dict[str, str]
+    content_type: str | None = None
+    content_encoding: str | None = None
+
+
 @dataclass(slots=True)
 class RawIngestion:
     """A row of the raw archive: the body as received, and the job of processing it."""

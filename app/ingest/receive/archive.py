@@ -8,20 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.ingest.receive.body import ReceivedBody
 from app.ingest.repository import archive
-from app.ingest.types import RawIngestion
+from app.ingest.types import RawIngestion, Sender
 
 COMPRESSION = "zstd"
 
 
 async def store(
     engine: AsyncEngine,
+    sender: Sender,
     received: ReceivedBody,
-    *,
-    user_id: int,
-    api_key_id: int | None,
-    headers: dict[str, str],
-    content_type: str | None,
-    content_encoding: str | None,
     claim_for: str | None,
     lease_s: int,
 ) -> RawIngestion:
@@ -31,15 +26,8 @@ async def store(
     async with engine.connect() as conn:
         return await archive.store(
             conn,
-            user_id=user_id,
-            api_key_id=api_key_id,
-            sha256=received.sha256,
-            size=received.size,
-            blob=received.compressed,
-            compression=COMPRESSION,
-            content_type=content_type,
-            content_encoding=content_encoding,
-            headers=headers,
+            sender,
+            archive.Blob(received.sha256, received.size, received.compressed, COMPRESSION),
             claim_for=claim_for,
             lease_s=lease_s,
         )

@@ -6,6 +6,7 @@ only ever marked processed by the transaction that wrote its report.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import driver_connection
 from app.ingest import notify
-from app.ingest.types import RawIngestion
+from app.ingest.types import RawIngestion, Sender
 
 _COLUMNS = "id, user_id, status, report, error, attempts"
 
@@ -50,34 +51,32 @@ def _record(row: Any, *, created: bool = False, claimed: bool = False) -> RawIng
     )
 
 
+@dataclass(slots=True, frozen=True)
+class Blob:
+    """A body as archived: its digest, size, stored bytes and their compression."""
+
+    sha256: bytes
+    size: int
+    data: bytes
+    compression: str
+
+
 async def store(
-    conn: AsyncConnection,
-    *,
-    user_id: int,
-    api_key_id: int | None,
-    sha256: bytes,
-    size: int,
-    blob: bytes,
-    compression: str,
-    content_type: str | None,
-    content_encoding: str | None,
-    headers: dict[str, str],
-    claim_for: str | None,
-    lease_s: int,
+    conn: AsyncConnection, sender: Sender, blob: Blob, *, claim_for: str | None, lease_s: int
 ) -> RawIngestion:
     """Insert the raw body (claimed for ``claim_for`` when given), or find the identical one."""
     driver = await driver_connection(conn)
     row = await driver.fetchrow(
         _STORE,
-        user_id,
-        api_key_id,
-        sha256,
-        size,
-        blob,
-        compression,
-        content_type,
-        content_encoding,
-        _json(headers),
+        sender.user_id,
+        sender.api_key_id,
+        blob.sha256,
+        blob.size,
+        blob.data,
+        blob.compression,
+        sender.content_type,
+        sender.content_encoding,
+        _json(sender.headers),
         claim_for,
         lease_s,
     )
@@ -85,7 +84,7 @@ async def store(
         if claim_for is None:  # queued: wake a worker as soon as this commits
             await notify.send(conn, notify.QUEUED, row["id"])
         return _record(row, created=True, claimed=claim_for is not None)
-    return _record(await driver.fetchrow(_EXISTING, user_id, sha256))
+    return _record(await driver.fetchrow(_EXISTING, sender.user_id, blob.sha256))
 
 
 async def claim(
