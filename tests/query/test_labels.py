@@ -299,3 +299,18 @@ async def test_the_export_gives_back_the_words_as_sent_and_reimports_identically
     copied = await snapshot(db, bob.user_id)
     for table in original:
         assert copied[table] == original[table], table
+
+
+async def test_erasing_events_erases_their_flagged_words(
+    client: httpx.AsyncClient, db: Any, alice: Account
+) -> None:
+    await ingest(client, alice.headers, g.envelope(symptoms=[g.symptom(severity="Unerträglich")]))
+    assert len(await db("SELECT 1 FROM quality_flags WHERE user_id = :u", u=alice.user_id)) == 1
+
+    response = await client.delete(
+        "/v1/data", params={"section": "symptoms"}, headers=alice.headers
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["deleted"]["quality_flags"] == 1
+    assert await db("SELECT 1 FROM quality_flags WHERE user_id = :u", u=alice.user_id) == []
