@@ -58,7 +58,7 @@ class Target:
     time_column: str
     metric_id: int | None = None  # only this metric's rows (tables keyed by metric_id)
     flag_metric: str | None = None  # quality flags' metric name when not by metric_id
-    flagged: bool = True  # False for tables whose points are never flagged (the events)
+    flagged: bool = True  # False for a table whose rows are never flagged
 
 
 async def lock(conn: AsyncConnection, user_id: int, tables: Iterable[str]) -> None:

@@ -140,13 +140,13 @@ class EraseService:
         self, conn: AsyncConnection, metric: str | None, section: str | None
     ) -> list[Target]:
         if section in EVENT_TABLES:
-            return [Target(EVENT_TABLES[section], "start_at", flagged=False)]
+            return [Target(EVENT_TABLES[section], "start_at", flag_metric=section)]
         if section == "workouts":
             return []
         if metric is None:  # every metric table (and, without a section, the events too)
             targets = [Target(t, column, flag_metric=name) for t, column, name in METRIC_TABLES]
             if section is None:
-                targets += [Target(t, "start_at", flagged=False) for t in EVENT_TABLES.values()]
+                targets += [Target(t, "start_at", flag_metric=s) for s, t in EVENT_TABLES.items()]
             return targets
         if metric == SLEEP:
             return [Target(t, c, flag_metric=n) for t, c, n in METRIC_TABLES if n == SLEEP]

@@ -5,7 +5,8 @@ field it came from, dates in the app's own form in the offset they were recorded
 (``format_date``), JSON kept as sent (``extra``, ``summary``, ``metadata``... are spliced back
 from their jsonb text as ``msgspec.Raw``, so no value passes through a float). Fields the
 normaliser kept in ``extra`` are written last and win: where a modelled field was kept raw
-(a numeric ``valenceClassification``, say), the raw one is what was sent.
+(a numeric ``valenceClassification``, say), the raw one is what was sent. Localised words
+stored as their canonical values go back as they were sent (``originals``, by wire field).
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def sleep_segment(row: RowMapping) -> Obj:
     _put(out, "qty", row["qty"])
     out["value"] = row["stage"]
     _put(out, "source", row["source"])
-    return out
+    return _splice(out, row["originals"])
 
 
 # --- workouts ------------------------------------------------------------------------------------
@@ -228,7 +229,8 @@ def symptom(row: RowMapping) -> Obj:
     out = _event(row)
     out["name"] = row["name"]
     fields = (("severity", "severity"), ("userEntered", "user_entered"), ("source", "source"))
-    return _splice(_put_columns(out, row, fields), row["extra"])
+    _splice(_put_columns(out, row, fields), row["originals"])
+    return _splice(out, row["extra"])
 
 
 _ECG = (
@@ -282,6 +284,7 @@ _STATE_OF_MIND = (
 def state_of_mind(row: RowMapping) -> Obj:
     out = _put_columns(_event(row), row, _STATE_OF_MIND)
     _put(out, "metadata", _raw(row["metadata"]))
+    _splice(out, row["originals"])
     return _splice(out, row["extra"])
 
 
@@ -300,6 +303,7 @@ def medication(row: RowMapping) -> Obj:
     _put(out, "scheduledDate", _date(row["scheduled_at"], row["scheduled_offset_min"]))
     _put_columns(out, row, _MEDICATION)
     _put(out, "codings", _raw(row["codings"]))
+    _splice(out, row["originals"])
     return _splice(out, row["extra"])
 
 
@@ -307,7 +311,8 @@ def cycle_tracking(row: RowMapping) -> Obj:
     out = _event(row)
     out["name"] = row["name"]
     fields = (("value", "value"), ("isCycleStart", "is_cycle_start"), ("source", "source"))
-    return _splice(_put_columns(out, row, fields), row["extra"])
+    _splice(_put_columns(out, row, fields), row["originals"])
+    return _splice(out, row["extra"])
 
 
 EVENTS = {

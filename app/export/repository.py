@@ -21,6 +21,7 @@ FETCH_ROWS = 1000
 
 _POINT = "start_at, end_at, utc_offset_min, source"
 _EVENT = "start_at, end_at, utc_offset_min, end_offset_min"
+_ORIGINALS = "CAST(originals AS text) AS originals"  # localised words as sent, by wire field
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ METRIC_SOURCES: tuple[Source, ...] = (
     ),
     Source(
         "sleep_segments",
-        "start_at, end_at, utc_offset_min, end_offset_min, stage, qty, unit, source",
+        f"start_at, end_at, utc_offset_min, end_offset_min, stage, qty, unit, source, {_ORIGINALS}",
         "start_at, end_at, stage, source",
     ),
 )
@@ -93,7 +94,8 @@ METRIC_SOURCES: tuple[Source, ...] = (
 EVENT_SOURCES: dict[str, Source] = {
     "symptoms": Source(
         "symptoms",
-        f"{_EVENT}, name, severity, user_entered, source, CAST(extra AS text) AS extra",
+        f"{_EVENT}, name, severity, user_entered, source, {_ORIGINALS},"
+        " CAST(extra AS text) AS extra",
         "start_at, end_at, name, source",
     ),
     "ecg": Source(
@@ -113,18 +115,20 @@ EVENT_SOURCES: dict[str, Source] = {
     "stateOfMind": Source(
         "state_of_mind",
         f"{_EVENT}, external_id, kind, labels, associations, valence, valence_classification,"
-        " CAST(metadata AS text) AS metadata, CAST(extra AS text) AS extra",
+        f" CAST(metadata AS text) AS metadata, {_ORIGINALS}, CAST(extra AS text) AS extra",
         "start_at, external_id, kind",
     ),
     "medications": Source(
         "medications",
         f"{_EVENT}, display_text, nickname, scheduled_at, scheduled_offset_min, form, status,"
-        " is_archived, dosage, CAST(codings AS text) AS codings, CAST(extra AS text) AS extra",
+        " is_archived, dosage, CAST(codings AS text) AS codings,"
+        f" {_ORIGINALS}, CAST(extra AS text) AS extra",
         "start_at, display_text, scheduled_at",
     ),
     "cycleTracking": Source(
         "cycle_tracking",
-        f"{_EVENT}, name, value, is_cycle_start, source, CAST(extra AS text) AS extra",
+        f"{_EVENT}, name, value, is_cycle_start, source, {_ORIGINALS},"
+        " CAST(extra AS text) AS extra",
         "start_at, end_at, name, source",
     ),
 }

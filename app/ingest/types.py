@@ -68,14 +68,15 @@ class Rows:
 
 @dataclass(slots=True)
 class Flag:
-    """An improbable value, stored and flagged for review."""
+    """An improbable value, or a word no label table knows, stored and flagged for review."""
 
     table: str
     metric: str
     start_at: datetime
-    value: float
+    value: float | None  # None for a word (``label``)
     unit: str | None
     reason: str
+    label: str | None = None  # the label field of an unmapped word (labels.FIELDS)
 
 
 class OutOfHint(Exception):

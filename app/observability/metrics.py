@@ -82,6 +82,11 @@ QUALITY_FLAGGED = Counter(
     "Improbable values stored and flagged, by metric family.",
     ["metric"],
 )
+LABELS_UNMAPPED = Counter(
+    "hae_labels_unmapped_total",
+    "Localised words no label table knows, stored as sent and flagged, by field.",
+    ["field"],
+)
 USERS_SILENT = Gauge(
     "hae_users_silent", "Active users whose last ingest is older than the given hours.", ["hours"]
 )

@@ -27,7 +27,7 @@ quality_flags = Table(
     Column("metric", Text, nullable=False),
     Column("table_name", Text, nullable=False),
     Column("start_at", DateTime(timezone=True), nullable=False),
-    Column("value", Double, nullable=False),
+    Column("value", Double),  # NULL for a word no label table knows
     Column("unit", Text),
     Column("reason", Text, nullable=False),
     Column("ingestion_id", BigInteger, nullable=False),

@@ -12,11 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.engine import driver_connection
 from app.ingest.types import Flag
 
+LABEL_PREFIX = "label:"  # what record_flags returns for a flagged word, before its field
+
 
 async def record_flags(
     conn: AsyncConnection, user_id: int, ingestion_id: int, flags: list[Flag]
 ) -> list[str]:
-    """Store flags (idempotent: a re-sent value is not flagged twice); the metrics newly flagged."""
+    """Store flags (idempotent: a re-sent value is not flagged twice); the metrics newly flagged,
+    and ``label:<field>`` for each word newly flagged as unknown to the label tables."""
     if not flags:
         return []
     result = await conn.execute(
@@ -25,7 +28,7 @@ async def record_flags(
             " SELECT :user_id, :ingestion_id, * FROM unnest(CAST(:tables AS text[]), CAST(:metrics AS text[]),"
             " CAST(:starts AS timestamptz[]), CAST(:vals AS float8[]), CAST(:units AS text[]),"
             " CAST(:reasons AS text[]))"
-            " ON CONFLICT (user_id, metric, start_at, reason) DO NOTHING RETURNING metric"
+            " ON CONFLICT (user_id, metric, start_at, reason) DO NOTHING RETURNING metric, reason"
         ),
         {
             "user_id": user_id,
@@ -38,7 +41,11 @@ async def record_flags(
             "reasons": [f.reason for f in flags],
         },
     )
-    return list(result.scalars())
+    labels = {(f.metric, f.reason): f.label for f in flags if f.label is not None}
+    return [
+        f"{LABEL_PREFIX}{labels[(metric, reason)]}" if (metric, reason) in labels else metric
+        for metric, reason in result.all()
+    ]
 
 
 async def list_flags(

@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.ingest.normalise import labels
 from app.query import cursor, repository
 from app.query.cache import Json, JsonValue
 from app.query.errors import InvalidQuery
@@ -142,15 +143,14 @@ def _segment(row: RowMapping, tz: str | None) -> JsonValue:
     }
 
 
+# canonical stage (normalise.labels) -> its total
 _STAGES = {
-    "core": "core",
-    "deep": "deep",
-    "rem": "rem",
-    "awake": "awake",
-    "inbed": "in_bed",
-    "asleep": "asleep",
-    "unspecified": "asleep",
-    "asleepunspecified": "asleep",
+    "Core": "core",
+    "Deep": "deep",
+    "REM": "rem",
+    "Awake": "awake",
+    "InBed": "in_bed",
+    "Asleep": "asleep",
 }
 
 
@@ -158,11 +158,11 @@ def _segment_totals(source: str | None, rows: list[RowMapping], tz: str | None) 
     """Hours per stage from the segments' own bounds; total_sleep = asleep+core+deep+rem."""
     totals = dict.fromkeys(("asleep", "core", "deep", "rem", "awake", "in_bed"), 0.0)
     other: dict[str, float] = {}
-    asleep = [r for r in rows if _STAGES.get(_stage_key(r["stage"])) not in ("in_bed", "awake")]
-    in_bed = [r for r in rows if _STAGES.get(_stage_key(r["stage"])) == "in_bed"]
+    asleep = [r for r in rows if _total_of(r["stage"]) not in ("in_bed", "awake")]
+    in_bed = [r for r in rows if _total_of(r["stage"]) == "in_bed"]
     for row in rows:
         hours = (row["end_at"] - row["start_at"]).total_seconds() / 3600
-        stage = _STAGES.get(_stage_key(row["stage"]))
+        stage = _total_of(row["stage"])
         if stage is None:
             other[row["stage"]] = other.get(row["stage"], 0.0) + hours
         else:
@@ -194,5 +194,8 @@ def _bound(row: RowMapping | None, which: str, tz: str | None) -> str | None:
     return iso(row[f"{which}_at"], offset, tz)
 
 
-def _stage_key(stage: str) -> str:
-    return stage.replace(" ", "").replace("_", "").lower()
+def _total_of(stage: str) -> str | None:
+    """The total a stage counts in, by its canonical value: rows stored before stages were
+    canonical (a German ``Kern``) count as well."""
+    canonical = labels.canonical_or_none(labels.SLEEP_STAGE, stage)
+    return None if canonical is None else _STAGES.get(canonical)

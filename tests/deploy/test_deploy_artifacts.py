@@ -106,6 +106,7 @@ EXPOSED_METRICS: dict[str, tuple[str, frozenset[str]]] = {
     "hae_db_pool_in_use": ("gauge", frozenset()),
     "hae_db_pool_size": ("gauge", frozenset()),
     "hae_quality_flagged_total": ("counter", frozenset({"metric"})),
+    "hae_labels_unmapped_total": ("counter", frozenset({"field"})),
     "hae_users_silent": ("gauge", frozenset({"hours"})),
 }
 # Closed label-value sets (labels are bounded by design).

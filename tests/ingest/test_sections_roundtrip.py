@@ -258,14 +258,20 @@ async def test_symptoms_round_trip(client: httpx.AsyncClient, writer: Writer, db
     assert report["symptoms"] == inserted(4)
     rows = await db(
         "SELECT start_at, end_at, utc_offset_min, end_offset_min, name, severity, user_entered,"
-        " source, extra::text AS extra FROM symptoms WHERE user_id = :u ORDER BY start_at",
+        " source, originals::text AS originals, extra::text AS extra FROM symptoms"
+        " WHERE user_id = :u ORDER BY start_at",
         u=user_id,
     )
+    canonical = {"Leicht": "Mild"}  # the German severity stored canonical, the word kept
     for row, s in zip(rows, sent, strict=True):
         assert (row["start_at"], row["end_at"]) == (at(s["start"]), at(s["end"]))
         assert (row["utc_offset_min"], row["end_offset_min"]) == (OFFSET, OFFSET)
-        assert (row["name"], row["severity"]) == (s["name"], s["severity"])
+        assert (row["name"], row["severity"]) == (
+            s["name"],
+            canonical.get(s["severity"], s["severity"]),
+        )
         assert (row["user_entered"], row["source"]) == (s["userEntered"], s.get("source"))
+    assert [r["originals"] for r in rows] == [None, None, '{"severity": "Leicht"}', None]
     assert [r["extra"] for r in rows] == [None, None, None, '{"note": "x"}']
 
 

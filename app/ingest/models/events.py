@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import ARRAY, Boolean, Column, Double, Integer, SmallInteger, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from app.ingest.models.shapes import doubles, event_table, tz
+from app.ingest.models.shapes import doubles, event_table, originals, tz
 
 
 def _named_events(table: str, text_column: str, flag_column: str) -> Table:
@@ -18,6 +18,7 @@ def _named_events(table: str, text_column: str, flag_column: str) -> Table:
         Column(text_column, Text),
         Column(flag_column, Boolean),
         Column("source", Text),
+        originals(),
     )
 
 
@@ -61,6 +62,7 @@ state_of_mind = event_table(
     Column("valence", Double),
     Column("valence_classification", Text),
     Column("metadata", JSONB),
+    originals(),
 )
 
 medications = event_table(
@@ -75,6 +77,7 @@ medications = event_table(
     Column("is_archived", Boolean),
     Column("dosage", Double),
     Column("codings", JSONB),
+    originals(),
 )
 
 cycle_tracking = _named_events("cycle_tracking", "value", "is_cycle_start")

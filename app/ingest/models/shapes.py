@@ -37,6 +37,12 @@ def now_column(name: str) -> Column[Any]:
     return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
+def originals() -> Column[Any]:
+    """Localised words as sent, by wire field, where the columns hold their canonical values
+    (``normalise.labels``); NULL when every word came in its canonical form."""
+    return Column("originals", JSONB)
+
+
 def user_id_column() -> Column[int]:
     """``user_id`` of a table that is not partitioned: the user's rows go when the user does."""
     return Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import ARRAY, Boolean, Column, Double, SmallInteger, Text, text
 
-from app.ingest.models.shapes import doubles, series_table, tz
+from app.ingest.models.shapes import doubles, originals, series_table, tz
 
 # Nightly aggregated sleep (four historical field sets). UG saw several records for one night
 # with the same date and source, so the night's bounds are part of the key.
@@ -23,7 +23,8 @@ sleep_metrics = series_table(
     Column("bound_offsets_min", ARRAY(SmallInteger)),
 )
 
-# Unaggregated sleep: one row per stage segment (Core, Deep, REM, Awake, InBed, Asleep...).
+# Unaggregated sleep: one row per stage segment (Core, Deep, REM, Awake, InBed, Asleep...), the
+# stage canonical whatever the phone's language.
 sleep_segments = series_table(
     "sleep_segments",
     "start_at",
@@ -36,4 +37,5 @@ sleep_segments = series_table(
     Column("qty", Double),
     Column("unit", Text),
     Column("source", Text),
+    originals(),
 )

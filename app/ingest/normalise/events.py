@@ -16,6 +16,16 @@ from app.ingest.normalise.common import (
     text_or_none,
     to_json,
 )
+from app.ingest.normalise.labels import (
+    CYCLE_VALUE,
+    MEDICATION_STATUS,
+    MIND_ASSOCIATION,
+    MIND_KIND,
+    MIND_LABEL,
+    MIND_VALENCE,
+    SYMPTOM_SEVERITY,
+)
+from app.ingest.normalise.labels.reading import Originals
 
 Builder = Callable[[dict[str, Any], Context], tuple[Any, ...]]
 
@@ -48,6 +58,11 @@ def _columns(*own: str) -> tuple[str, ...]:
     return ("user_id", *span, *own, "extra", "ingestion_id")
 
 
+def _labelled(*own: str) -> tuple[str, ...]:
+    """The columns of an event table with localised words: the words as sent in ``originals``."""
+    return _columns(*own, "originals")
+
+
 def _text_list(value: Any, field_name: str) -> list[str] | None:
     if value is None:
         return None
@@ -56,19 +71,25 @@ def _text_list(value: Any, field_name: str) -> list[str] | None:
     return value
 
 
-SYMPTOM_COLUMNS = _columns("name", "severity", "user_entered", "source")
+SYMPTOM_COLUMNS = _labelled("name", "severity", "user_entered", "source")
 _SYMPTOM_FIELDS = frozenset({"start", "end", "name", "severity", "userEntered", "source"})
 
 
 def symptom(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
     name = _required_text(item, "name")
+    span = _span(item, ctx)
+    severity = text_or_none(item.get("severity"), "severity")
+    user_entered = bool_or_none(item.get("userEntered"), "userEntered")
+    source = text_or_none(item.get("source"), "source")
+    labels = Originals(ctx, "symptoms", "symptoms", span[0])
     return (
         ctx.user_id,
-        *_span(item, ctx),
+        *span,
         name,
-        text_or_none(item.get("severity"), "severity"),
-        bool_or_none(item.get("userEntered"), "userEntered"),
-        text_or_none(item.get("source"), "source"),
+        labels.word(SYMPTOM_SEVERITY, "severity", severity),
+        user_entered,
+        source,
+        labels.json(),
         _extra(item, _SYMPTOM_FIELDS),
         ctx.ingestion_id,
     )
@@ -183,7 +204,7 @@ def heart_rate_notification(item: dict[str, Any], ctx: Context) -> tuple[Any, ..
     )
 
 
-STATE_OF_MIND_COLUMNS = _columns(
+STATE_OF_MIND_COLUMNS = _labelled(
     "external_id", "kind", "labels", "associations", "valence", "valence_classification",
     "metadata",
 )  # fmt: skip
@@ -214,22 +235,30 @@ def state_of_mind(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
     metadata = item.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise Reject("metadata", "expected an object")
+    span = _span(item, ctx)
+    external_id = text_or_none(item.get("id"), "id")
+    kind = text_or_none(item.get("kind"), "kind")
+    feelings = _text_list(item.get("labels"), "labels")
+    associations = _text_list(item.get("associations"), "associations")
+    classification = text_or_none(classification, "valenceClassification")
+    labels = Originals(ctx, "state_of_mind", "stateOfMind", span[0])
     return (
         ctx.user_id,
-        *_span(item, ctx),
-        text_or_none(item.get("id"), "id"),
-        text_or_none(item.get("kind"), "kind"),
-        _text_list(item.get("labels"), "labels"),
-        _text_list(item.get("associations"), "associations"),
+        *span,
+        external_id,
+        labels.word(MIND_KIND, "kind", kind),
+        labels.words(MIND_LABEL, "labels", feelings),
+        labels.words(MIND_ASSOCIATION, "associations", associations),
         valence,
-        text_or_none(classification, "valenceClassification"),
+        labels.word(MIND_VALENCE, "valenceClassification", classification),
         to_json(metadata),
+        labels.json(),
         _extra(item, modelled),
         ctx.ingestion_id,
     )
 
 
-MEDICATION_COLUMNS = _columns(
+MEDICATION_COLUMNS = _labelled(
     "display_text", "nickname", "scheduled_at", "scheduled_offset_min", "form", "status",
     "is_archived", "dosage", "codings",
 )  # fmt: skip
@@ -245,24 +274,32 @@ def medication(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
     codings = item.get("codings")
     if codings is not None and not isinstance(codings, list):
         raise Reject("codings", "expected an array")
+    span = _span(item, ctx)
+    nickname = text_or_none(item.get("nickname"), "nickname")
+    form = text_or_none(item.get("form"), "form")
+    status = text_or_none(item.get("status"), "status")
+    archived = bool_or_none(item.get("isArchived"), "isArchived")
+    dosage = optional_number(item.get("dosage"), "dosage", non_negative=True)
+    labels = Originals(ctx, "medications", "medications", span[0])
     return (
         ctx.user_id,
-        *_span(item, ctx),
+        *span,
         display,
-        text_or_none(item.get("nickname"), "nickname"),
+        nickname,
         scheduled,
         scheduled_offset,
-        text_or_none(item.get("form"), "form"),
-        text_or_none(item.get("status"), "status"),
-        bool_or_none(item.get("isArchived"), "isArchived"),
-        optional_number(item.get("dosage"), "dosage", non_negative=True),
+        form,
+        labels.word(MEDICATION_STATUS, "status", status),
+        archived,
+        dosage,
         to_json(codings),
+        labels.json(),
         _extra(item, _MED_FIELDS),
         ctx.ingestion_id,
     )
 
 
-CYCLE_COLUMNS = _columns("name", "value", "is_cycle_start", "source")
+CYCLE_COLUMNS = _labelled("name", "value", "is_cycle_start", "source")
 _CYCLE_FIELDS = frozenset({"start", "end", "name", "value", "isCycleStart", "source"})
 
 
@@ -272,13 +309,19 @@ def cycle_tracking(item: dict[str, Any], ctx: Context) -> tuple[Any, ...]:
     modelled = _CYCLE_FIELDS
     if value is not None and not isinstance(value, str):
         value, modelled = None, _CYCLE_FIELDS - {"value"}  # kept as sent, in extra
+    span = _span(item, ctx)
+    value = text_or_none(value, "value")
+    cycle_start = bool_or_none(item.get("isCycleStart"), "isCycleStart")
+    source = text_or_none(item.get("source"), "source")
+    labels = Originals(ctx, "cycle_tracking", "cycleTracking", span[0])
     return (
         ctx.user_id,
-        *_span(item, ctx),
+        *span,
         name,
-        text_or_none(value, "value"),
-        bool_or_none(item.get("isCycleStart"), "isCycleStart"),
-        text_or_none(item.get("source"), "source"),
+        labels.word(CYCLE_VALUE, "value", value),
+        cycle_start,
+        source,
+        labels.json(),
         _extra(item, modelled),
         ctx.ingestion_id,
     )

@@ -9,6 +9,8 @@ from typing import Any
 
 from app.ingest.normalise.common import Context, Reject, month_of, optional_number
 from app.ingest.normalise.dates import DateError, parse_calendar_date
+from app.ingest.normalise.labels import SLEEP_STAGE
+from app.ingest.normalise.labels.reading import Originals
 from app.ingest.types import PointError, Rows
 from app.quality import rules
 
@@ -45,6 +47,7 @@ SEGMENT_COLUMNS = (
     "qty",
     "unit",
     "source",
+    "originals",
     "ingestion_id",
 )
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -85,16 +88,20 @@ def _segment(point: Any, ctx: Context, unit: str | None) -> tuple[Any, ...]:
     if end < start:
         raise Reject("endDate", "segment ends before it starts")
     qty = optional_number(point.qty, "qty", non_negative=True)
+    # The stage keyed on is the canonical one: a segment re-sent in another language is one row.
+    labels = Originals(ctx, "sleep_segments", "sleep_analysis", start)
+    stage = labels.word(SLEEP_STAGE, "value", point.value)
     return (
         ctx.user_id,
         start,
         end,
         offset,
         end_offset,
-        point.value,
+        stage,
         qty,
         unit,
         point.source,
+        labels.json(),
         ctx.ingestion_id,
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 from app.ingest.decode.envelope import EVENT_SECTIONS
 from app.observability import metrics
 from app.quality import rules
+from app.quality.repository import LABEL_PREFIX
 
 _SECTION_LABELS = ("workouts", *EVENT_SECTIONS)
 _OUTCOMES = ("inserted", "updated", "unchanged", "rejected")
@@ -28,7 +29,10 @@ def count_points(result: dict[str, Any]) -> None:
 
 def count_flags(flagged: list[str]) -> None:
     for metric in flagged:
-        metrics.QUALITY_FLAGGED.labels(metric=rules.family(metric)).inc()
+        if metric.startswith(LABEL_PREFIX):
+            metrics.LABELS_UNMAPPED.labels(field=metric.removeprefix(LABEL_PREFIX)).inc()
+        else:
+            metrics.QUALITY_FLAGGED.labels(metric=rules.family(metric)).inc()
 
 
 def count_processed(result: dict[str, Any], reasons: dict[str, int], elapsed: float) -> None:

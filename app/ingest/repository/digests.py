@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.ingest.repository.tables import spec
 from app.ingest.types import DigestCandidate as Candidate
 
-VERSION = b"hae-series-digest/1\n"
+VERSION = b"hae-series-digest/2\n"  # 2: localised labels stored canonical
 MIN_BYTES = 256 * 1024  # ~2,500 points: below this a merge costs less than bookkeeping
 # Tables whose rows a metric series maps to one-to-one (sleep splits into two tables).
 TABLES = frozenset(
