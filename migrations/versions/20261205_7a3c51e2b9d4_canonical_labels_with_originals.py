@@ -7,7 +7,7 @@ is kept (else the latest). Otherwise a German phone re-sending its history would
 ``Core`` row beside every ``Kern`` row stored before. The downgrade puts the words back.
 
 Revision ID: 7a3c51e2b9d4
-Revises: 4d1e7a9c3b52
+Revises: 54926e97709b
 Create Date: 2026-12-05 07:40:00.000000
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "7a3c51e2b9d4"
-down_revision: str | None = "4d1e7a9c3b52"
+down_revision: str | None = "54926e97709b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,7 +16,7 @@ from alembic import command
 from tests.conftest import _drop_database, _dsn, _recreate_database, alembic_config
 from tests.db.test_migrations import MIGRATION_URL
 
-BEFORE = "4d1e7a9c3b52"
+BEFORE = "54926e97709b"
 T = datetime(2023, 1, 19, 12, 10, tzinfo=UTC)
 T_END = datetime(2023, 1, 19, 13, 40, tzinfo=UTC)
 
