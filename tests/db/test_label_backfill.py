@@ -37,6 +37,10 @@ async def _sql(url: str, statement: str, *args: Any) -> list[dict[str, Any]]:
 
 
 async def _store_localised_rows(url: str) -> None:
+    # Written by hand, as the rows of an older version: their month partitions first (the
+    # default partition takes only months older than the partition window).
+    for table in ("sleep_segments", "state_of_mind", "symptoms"):
+        await _sql(url, "SELECT hae_ensure_month_partition($1, $2)", table, T)
     segment = (
         "INSERT INTO sleep_segments (user_id, start_at, end_at, utc_offset_min, end_offset_min,"
         " stage, source, ingestion_id) VALUES (1, $1, $2, 660, 660, $3, 'Watch', $4)"
