@@ -31,7 +31,6 @@ import asyncio
 import os
 import platform
 import secrets
-import subprocess
 import sys
 import time
 import traceback
@@ -315,7 +314,7 @@ class Bench:
             # Others' processes on the machine skew every number: look here first.
             "load_average_start": os.getloadavg(),
             "python": platform.python_version(),
-            "git": _git_head(),
+            "git": procs.git_head(),
             "settings": {k: v for k, v in os.environ.items() if k.startswith("HAE_")},
         }
 
@@ -339,21 +338,6 @@ class Bench:
             _say(f"could not clean Redis keys {self.redis_prefix}:*: {exc!r}")
         finally:
             await redis.aclose()
-
-
-def _git_head() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - read-only
-            cwd=procs.ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except OSError:
-        return None
-    return out.stdout.strip() or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
