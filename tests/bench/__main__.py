@@ -10,7 +10,10 @@ One run, on the same tables, reproducible (fixed seeds):
    processed, with ``python -m app.worker`` running when the app has one): fresh, the same points
    again in a body that differs by one unknown key (so it is really processed, not answered from
    the archive by sha256), then a 50 % overlapping window;
-3. small syncs (~280 points, distinct bodies) from 1, 8 and 32 concurrent clients;
+3. small syncs (~280 points, distinct bodies) from 1, 8 and 32 concurrent clients, each level
+   followed by the floors of a small sync with the same bodies and clients (``floors``): a bare
+   endpoint (a), a bare transaction writing the same rows (b), and both with the app's decoder
+   (c); R_small = service req/s / floor (c) req/s;
 4. peak RSS of the server (and worker) per phase, against its idle RSS and the payload size.
 
 rows/s of an ingest = points received (its report's total) / wall seconds; R_x = that / COPY
@@ -43,7 +46,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
-from tests.bench import client, dbs, payloads, procs, report
+from tests.bench import client, dbs, floors, payloads, procs, report
 from tests.bench.procs import BenchFailure, Child
 
 SEED = 20261127
@@ -98,6 +101,9 @@ class Bench:
             HAE_RATE_LIMIT_BYTES=str(BUDGET_BYTES),
         )
         self.processes = procs.Processes(self.env, self.out_dir, f"bench-{stamp}")
+        self.floors = floors.Floors(
+            self.processes, self.dbs.ingest, self.out_dir, checkpoint=not args.quick
+        )
         self.warnings: list[str] = []
         self.result: dict[str, Any] = {}
         self.server: Child | None = None
@@ -238,7 +244,10 @@ class Bench:
 
     async def _small_syncs(self, token: str, small: list[payloads.Body]) -> None:
         levels: dict[str, Any] = {}
+        floor_levels: dict[str, Any] = {}
         per_level = self.args.small_requests
+        _say("floor server: normalising the small bodies")
+        await self.floors.start(small)
         # One unmeasured body per client first (see client.small_syncs); they come last in the
         # list, so the measured bodies are the same as without a warm-up.
         warmups = small[per_level * len(LEVELS) :]
@@ -253,7 +262,14 @@ class Bench:
                 self.base_url, token, bodies, clients, alive=self._alive, warmup=warmup
             )
             self._peak(f"small_{clients}")
+            _say(f"floors: the same {len(bodies)} requests from {clients} clients")
+            floor_levels[str(clients)] = await self.floors.level(
+                clients, bodies, warmup, alive=self._alive
+            )
         self.result["small_syncs"] = levels
+        self.result["floors"] = floor_levels
+        summary = self.result["summary"] = floors.summary(levels, floor_levels)
+        self.result["ratios"] |= {k: v for k, v in summary.items() if k.startswith("R_small")}
 
     def _summary(self, payload_bytes: int) -> None:
         memory = self.memory
