@@ -79,24 +79,38 @@ class Template:
 
     def rows(self, series: wire.MetricSeries) -> list[tuple[Any, ...]]:
         """The series' rows with placeholder ids, from its points decoded as the app does."""
-        unit, metric_id = series.units, self.metric_id
-        heart_rate = metric_id is None
-        points = (_heart_rates if heart_rate else _quantities).decode(series.data)
-        conv = canonical(unit)
-        factor, shift = (conv[1], conv[2]) if conv and conv[1:] != (1.0, 0.0) else (None, 0.0)
-        out: list[tuple[Any, ...]] = []
-        for p in points:
-            at, offset = parse_date(p.date if p.date is not None else p.start)
-            end = parse_date(p.end)[0] if p.end is not None else None
-            if heart_rate:
-                low, avg, high = (p.qty,) * 3 if p.avg is None else (p.min, p.avg, p.max)
-                values: tuple[Any, ...] = (low, avg, high, unit, p.context)
-                out.append((_USER, at, end, offset, p.source, *values, _INGESTION))
-            else:
-                qty = p.qty
-                values = (qty, unit, None if factor is None else qty * factor + shift, None)
-                out.append((_USER, metric_id, at, end, offset, p.source, *values, _INGESTION))
-        return out
+        if self.metric_id is None:
+            return _heart_rate_rows(_heart_rates.decode(series.data), series.units)
+        points = _quantities.decode(series.data)
+        return _quantity_rows(points, series.units, self.metric_id)
+
+
+def _bounds(p: wire.HeartRatePoint | wire.QuantityPoint) -> tuple[Any, Any, int]:
+    at, offset = parse_date(p.date if p.date is not None else p.start)
+    return at, parse_date(p.end)[0] if p.end is not None else None, offset
+
+
+def _heart_rate_rows(points: list[wire.HeartRatePoint], unit: str | None) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for p in points:
+        low, avg, high = (p.qty,) * 3 if p.avg is None else (p.min, p.avg, p.max)
+        values = (p.source, low, avg, high, unit, p.context)
+        out.append((_USER, *_bounds(p), *values, _INGESTION))
+    return out
+
+
+def _quantity_rows(
+    points: list[wire.QuantityPoint], unit: str | None, metric_id: int
+) -> list[tuple[Any, ...]]:
+    conv = canonical(unit)
+    factor, shift = (conv[1], conv[2]) if conv and conv[1:] != (1.0, 0.0) else (None, 0.0)
+    out: list[tuple[Any, ...]] = []
+    for p in points:
+        qty = float(p.qty)  # type: ignore[arg-type] # a small sync's points all carry one
+        canonical_qty = None if factor is None else qty * factor + shift
+        values = (p.source, p.qty, unit, canonical_qty, None)
+        out.append((_USER, metric_id, *_bounds(p), *values, _INGESTION))
+    return out
 
 
 def cheap_parts(body: bytes, templates: dict[str, Template]) -> list[Part]:
