@@ -10,7 +10,10 @@ One run, on the same tables, reproducible (fixed seeds):
    processed, with ``python -m app.worker`` running when the app has one): fresh, the same points
    again in a body that differs by one unknown key (so it is really processed, not answered from
    the archive by sha256), then a 50 % overlapping window;
-3. small syncs (~280 points, distinct bodies) from 1, 8 and 32 concurrent clients;
+3. small syncs (~280 points, distinct bodies) from 1, 8 and 32 concurrent clients, each level
+   followed by the floors of a small sync with the same bodies and clients (``floors``): a bare
+   endpoint (a), a bare transaction writing the same rows (b), and both with the app's decoder
+   (c); R_small = service req/s / floor (c) req/s;
 4. peak RSS of the server (and worker) per phase, against its idle RSS and the payload size.
 
 rows/s of an ingest = points received (its report's total) / wall seconds; R_x = that / COPY
@@ -31,7 +34,6 @@ import asyncio
 import os
 import platform
 import secrets
-import subprocess
 import sys
 import time
 import traceback
@@ -44,7 +46,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
-from tests.bench import client, dbs, payloads, procs, report
+from tests.bench import client, dbs, floors, payloads, procs, report
 from tests.bench.procs import BenchFailure, Child
 
 SEED = 20261127
@@ -99,6 +101,9 @@ class Bench:
             HAE_RATE_LIMIT_BYTES=str(BUDGET_BYTES),
         )
         self.processes = procs.Processes(self.env, self.out_dir, f"bench-{stamp}")
+        self.floors = floors.Floors(
+            self.processes, self.dbs.ingest, self.out_dir, checkpoint=not args.quick
+        )
         self.warnings: list[str] = []
         self.result: dict[str, Any] = {}
         self.server: Child | None = None
@@ -169,7 +174,8 @@ class Bench:
         _say("migrated")
         self.result["meta"] = self._meta(big[0])
         self.result["meta"]["postgres"] = await dbs.server_info()
-        token = await self.setup()
+        # The floor server normalises the small bodies while the app starts (nothing is timed).
+        token, _ = await asyncio.gather(self.setup(), self.floors.start(small[1:]))
         self.result["meta"]["worker"] = "app.worker" if self.worker is not None else None
         self.watched = [c for c in (self.server, self.worker) if c is not None]
         self.memory = {c.name: {"peak_kib": {}} for c in self.watched}
@@ -239,6 +245,7 @@ class Bench:
 
     async def _small_syncs(self, token: str, small: list[payloads.Body]) -> None:
         levels: dict[str, Any] = {}
+        floor_levels: dict[str, Any] = {}
         per_level = self.args.small_requests
         # One unmeasured body per client first (see client.small_syncs); they come last in the
         # list, so the measured bodies are the same as without a warm-up.
@@ -254,7 +261,14 @@ class Bench:
                 self.base_url, token, bodies, clients, alive=self._alive, warmup=warmup
             )
             self._peak(f"small_{clients}")
+            _say(f"floors: the same {len(bodies)} requests from {clients} clients")
+            floor_levels[str(clients)] = await self.floors.level(
+                clients, bodies, warmup, alive=self._alive
+            )
         self.result["small_syncs"] = levels
+        self.result["floors"] = floor_levels
+        summary = self.result["summary"] = floors.summary(levels, floor_levels)
+        self.result["ratios"] |= {k: v for k, v in summary.items() if k.startswith("R_small")}
 
     def _summary(self, payload_bytes: int) -> None:
         memory = self.memory
@@ -315,7 +329,7 @@ class Bench:
             # Others' processes on the machine skew every number: look here first.
             "load_average_start": os.getloadavg(),
             "python": platform.python_version(),
-            "git": _git_head(),
+            "git": procs.git_head(),
             "settings": {k: v for k, v in os.environ.items() if k.startswith("HAE_")},
         }
 
@@ -339,21 +353,6 @@ class Bench:
             _say(f"could not clean Redis keys {self.redis_prefix}:*: {exc!r}")
         finally:
             await redis.aclose()
-
-
-def _git_head() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - read-only
-            cwd=procs.ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except OSError:
-        return None
-    return out.stdout.strip() or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,14 +44,15 @@ async def ingest(
     timeout_s: float,
     label: str,
     alive: Callable[[], None] = lambda: None,
+    path: str = "/v1/ingest",
 ) -> Outcome:
-    """POST one body; wait, if the server answered 202, until ``GET Location`` says processed.
+    """POST one body (to ``path``: the service, or a floor that answers as it does); wait, if the server answered 202, until ``GET Location`` says processed.
 
     ``alive()`` raises when a process the answer depends on has died.
     """
     started = time.perf_counter()
     try:
-        response = await client.post("/v1/ingest", content=body.content)
+        response = await client.post(path, content=body.content)
         accepted = time.perf_counter() - started
         if response.status_code == 200:
             report = response.json()
@@ -63,7 +64,7 @@ async def ingest(
             report = await _poll(client, location, started + timeout_s, label, alive)
             mode = "async"
         else:
-            raise _fail(f"{label}: POST /v1/ingest", response)
+            raise _fail(f"{label}: POST {path}", response)
     except httpx.HTTPError as exc:
         alive()
         raise BenchFailure(f"{label}: {exc!r}") from exc
@@ -120,6 +121,7 @@ async def small_syncs(
     concurrency: int,
     alive: Callable[[], None] = lambda: None,
     warmup: list[Body] | None = None,
+    path: str = "/v1/ingest",
 ) -> dict[str, Any]:
     """``concurrency`` clients (one connection each) send ``bodies`` as fast as answered.
 
@@ -138,14 +140,15 @@ async def small_syncs(
         ) as client:
             if warmup is not None:
                 outcome = await ingest(
-                    client, warmup[n], timeout_s=120, label=f"small warm-up c{n}", alive=alive
-                )
+                    client, warmup[n], timeout_s=120, label=f"small warm-up c{n}", alive=alive,
+                    path=path,
+                )  # fmt: skip
                 warmed.append(outcome.seconds)
                 await ready.wait()
                 started.setdefault("at", time.perf_counter())
             for body in pending:  # shared iterator: each body is sent once
                 outcome = await ingest(
-                    client, body, timeout_s=120, label=f"small sync c{n}", alive=alive
+                    client, body, timeout_s=120, label=f"small sync c{n}", alive=alive, path=path
                 )
                 latencies.append(outcome.seconds)
                 modes[outcome.mode] = modes.get(outcome.mode, 0) + 1

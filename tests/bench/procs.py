@@ -87,14 +87,15 @@ class Processes:
     log_prefix: str
     children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, *args: str) -> Child:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Child:
+        """``python *args`` with the bench environment (plus ``env``), logging beside the JSON."""
         # Called from the event loop's thread: PDEATHSIG is tied to the thread that forks.
         log_path = self.log_dir / f"{self.log_prefix}.{name}.log"
         log = log_path.open("wb")
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [PYTHON, *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -211,12 +212,12 @@ def environment(base: dict[str, str], **overrides: str) -> dict[str, str]:
     return {**base, **overrides, "PYTHONUNBUFFERED": "1"}
 
 
-def uvicorn_args(port: int) -> list[str]:
-    # As the Dockerfile runs it, on a loopback port.
+def uvicorn_args(port: int, target: str = "app.main:app") -> list[str]:
+    # As the Dockerfile runs it, on a loopback port; the floors run under the very same settings.
     return [
         "-m",
         "uvicorn",
-        "app.main:app",
+        target,
         "--host",
         "127.0.0.1",
         "--port",
@@ -229,3 +230,18 @@ def uvicorn_args(port: int) -> list[str]:
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def git_head() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - read-only
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None

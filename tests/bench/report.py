@@ -87,6 +87,8 @@ def table(result: dict[str, Any]) -> str:
         "   (each client first sends one unmeasured body, all at once: the warm-up column is the"
         " slowest of those, new connections on both sides)"
     )
+    if result.get("floors"):
+        lines += floor_table(result)
     lines += ["", "4. memory (RSS)"]
     for proc, mem in result["memory"].items():
         if not isinstance(mem, dict):
@@ -105,6 +107,39 @@ def table(result: dict[str, Any]) -> str:
     for warning in result.get("warnings", []):
         lines.append(f"warning: {warning}")
     return "\n".join(lines)
+
+
+_FLOORS = (
+    ("service", None),
+    ("(a) echo", "echo"),
+    ("(b) db", "db"),
+    ("(c) full", "full"),
+)
+
+
+def floor_table(result: dict[str, Any]) -> list[str]:
+    """Service against its floors, level by level, and R_small."""
+    lines = ["", "3b. small syncs against their floors (same bodies, clients, tables)"]
+    lines.append(f"   {'clients':>7}  {'':<10}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}")
+    for level, floors in result["floors"].items():
+        service = result["small_syncs"][level]
+        for i, (label, kind) in enumerate(_FLOORS):
+            figures = service if kind is None else floors[kind]
+            lines.append(
+                f"   {level if i == 0 else '':>7}  {label:<10}{figures['req_per_s']:>8.1f}"
+                f"{figures['p50_ms']:>9.1f}{figures['p99_ms']:>9.1f}"
+            )
+    summary = result["summary"]
+    ratios = "   ".join(
+        f"{clients} clients {_fmt(summary.get(name), 2)}"
+        for clients, name in (("1", "R_small_1"), ("8", "R_small"), ("32", "R_small_32"))
+    )
+    lines.append(f"   R_small = service req/s / (c) req/s:   {ratios}")
+    lines.append(
+        "   ((a) reads the body and answers; (b) one transaction: archive row, COPY of the rows"
+        " the app's normaliser made beforehand, outcome; (c) (b) with the app's decoder)"
+    )
+    return lines
 
 
 def write(result: dict[str, Any], path: Path) -> None:

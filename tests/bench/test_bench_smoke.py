@@ -36,4 +36,12 @@ def test_bench_smallest_mode_runs_and_reports_every_section(tmp_path: Path) -> N
     assert set(result["small_syncs"]) == {"1", "8", "32"}
     assert {"R_fresh", "R_dup", "small_p99_ms_8", "memory_x_payload"} <= set(result["targets"])
     assert result["copy"]["rows"] > 0
+    assert set(result["floors"]) == {"1", "8", "32"}
+    assert all(set(level) == {"echo", "db", "full"} for level in result["floors"].values())
+    summary = result["summary"]
+    for level in ("1", "8", "32"):
+        for name in ("small", "floor", "floor_db", "floor_echo"):
+            assert {f"{name}_p99_ms_{level}", f"{name}_req_per_s_{level}"} <= set(summary)
+    assert {"R_small", "R_small_1", "R_small_32"} <= set(summary) & set(result["ratios"])
     assert "R_fresh" in done.stdout  # the table was printed
+    assert "R_small" in done.stdout
