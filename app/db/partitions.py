@@ -200,34 +200,21 @@ async def _move_floor(conn: AsyncConnection, table: str, column: str, floor: dat
     is the floor. A floor moved back over rows the default holds fails validation and stays.
     """
     default = default_partition_name(table)
+    check = f"""CHECK ("{column}" < '{floor.isoformat()}') NOT VALID"""
     try:
-        async with conn.begin():
-            await _locked(conn, table)
-            await conn.execute(
-                text(f'ALTER TABLE "{default}" DROP CONSTRAINT IF EXISTS {_NEXT_FLOOR_CONSTRAINT}')
-            )
-            await conn.execute(
-                text(
-                    f'ALTER TABLE "{default}" ADD CONSTRAINT {_NEXT_FLOOR_CONSTRAINT}'
-                    f""" CHECK ("{column}" < '{floor.isoformat()}') NOT VALID"""
-                )
-            )
-        async with conn.begin():
-            await _locked(conn, table)
-            await conn.execute(
-                text(f'ALTER TABLE "{default}" VALIDATE CONSTRAINT {_NEXT_FLOOR_CONSTRAINT}')
-            )
-        async with conn.begin():
-            await _locked(conn, table)
-            await conn.execute(
-                text(f'ALTER TABLE "{default}" DROP CONSTRAINT IF EXISTS {FLOOR_CONSTRAINT}')
-            )
-            await conn.execute(
-                text(
-                    f'ALTER TABLE "{default}" RENAME CONSTRAINT {_NEXT_FLOOR_CONSTRAINT}'
-                    f" TO {FLOOR_CONSTRAINT}"
-                )
-            )
+        await _alter_default(
+            conn,
+            table,
+            f"DROP CONSTRAINT IF EXISTS {_NEXT_FLOOR_CONSTRAINT}",
+            f"ADD CONSTRAINT {_NEXT_FLOOR_CONSTRAINT} {check}",
+        )
+        await _alter_default(conn, table, f"VALIDATE CONSTRAINT {_NEXT_FLOOR_CONSTRAINT}")
+        await _alter_default(
+            conn,
+            table,
+            f"DROP CONSTRAINT IF EXISTS {FLOOR_CONSTRAINT}",
+            f"RENAME CONSTRAINT {_NEXT_FLOOR_CONSTRAINT} TO {FLOOR_CONSTRAINT}",
+        )
     except DBAPIError as exc:
         log.warning("partition.floor_kept", table=table, error=str(exc.orig))
         with contextlib.suppress(DBAPIError):
@@ -240,6 +227,15 @@ async def _move_floor(conn: AsyncConnection, table: str, column: str, floor: dat
                 )
         return
     log.info("partition.floor_moved", table=table, floor=floor.isoformat())
+
+
+async def _alter_default(conn: AsyncConnection, table: str, *changes: str) -> None:
+    """``changes`` to ``table``'s default partition, one transaction under the table's lock."""
+    default = default_partition_name(table)
+    async with conn.begin():
+        await _locked(conn, table)
+        for change in changes:
+            await conn.execute(text(f'ALTER TABLE "{default}" {change}'))
 
 
 async def _locked(conn: AsyncConnection, table: str) -> None:

@@ -99,34 +99,38 @@ async def ecg_voltages(
     return (await conn.execute(text(statement), params)).mappings().one_or_none()
 
 
-def _day(q: EventQuery, params: sql.Params) -> str:
-    return sql.bucket("start_at", "utc_offset_min", "day", q.tz, params)
-
-
 async def state_of_mind_days(
     conn: AsyncConnection, spec: EventSpec, q: EventQuery
 ) -> list[RowMapping]:
     """Per local day and kind: entries, and the count, sum, min and max of their valence."""
-    params = sql.Params()
-    day = _day(q, params)
-    where = _where(spec, q, params)
-    statement = (
-        f"SELECT {day} AS day, kind, count(*) AS n, count(valence) AS valence_n,"
-        " sum(valence) AS valence_sum, min(valence) AS valence_min, max(valence) AS valence_max"
-        f" FROM state_of_mind WHERE {' AND '.join(where)} GROUP BY 1, 2 ORDER BY 1, 2"
+    aggregates = (
+        "count(*) AS n, count(valence) AS valence_n, sum(valence) AS valence_sum,"
+        " min(valence) AS valence_min, max(valence) AS valence_max"
     )
-    return list((await conn.execute(text(statement), params)).mappings())
+    return await _per_day(conn, spec, q, ("kind",), aggregates)
 
 
 async def medication_days(
     conn: AsyncConnection, spec: EventSpec, q: EventQuery
 ) -> list[RowMapping]:
     """Per local day, medication and status as stored: the number of logged doses."""
+    return await _per_day(conn, spec, q, ("display_text", "status"), "count(*) AS n")
+
+
+async def _per_day(
+    conn: AsyncConnection,
+    spec: EventSpec,
+    q: EventQuery,
+    columns: tuple[str, ...],
+    aggregates: str,
+) -> list[RowMapping]:
+    """``aggregates`` grouped and ordered by the local day (as ``day``), then by ``columns``."""
     params = sql.Params()
-    day = _day(q, params)
+    day = sql.bucket("start_at", "utc_offset_min", "day", q.tz, params)
     where = _where(spec, q, params)
+    groups = ", ".join(str(position) for position in range(1, len(columns) + 2))
     statement = (
-        f"SELECT {day} AS day, display_text, status, count(*) AS n"
-        f" FROM medications WHERE {' AND '.join(where)} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        f"SELECT {day} AS day, {', '.join(columns)}, {aggregates}"
+        f" FROM {spec.table} WHERE {' AND '.join(where)} GROUP BY {groups} ORDER BY {groups}"
     )
     return list((await conn.execute(text(statement), params)).mappings())

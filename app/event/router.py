@@ -3,6 +3,8 @@ user); thin."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -12,14 +14,22 @@ from app.errors import KEYED_ROUTE_ERRORS, NotFound, problem_responses
 from app.event import specs
 from app.event.schemas import DoseDays, EcgRecording, EventPage, HrvPage, MoodDays
 from app.event.service import MAX_FILTER_LENGTH, MAX_LIMIT, MAX_VOLTAGES, EventRead, EventService
+from app.event.specs import EventSpec
 from app.query import render
-from app.query.cache import Json
 from app.query.dependencies import CacheDep, EngineDep
 from app.query.errors import InvalidQuery
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 _ERRORS = problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS)
+_FROM = (
+    "Inclusive, on the event's start. A date-time with offset is an instant; a date or a"
+    " date-time without offset is local time (in `tz`, else in each event's recorded offset)."
+)
+_TZ = (
+    "IANA time zone for local bounds, times and days. Without it, a day is the local day of the"
+    " offset each event was recorded in."
+)
 
 
 async def get_event_service(engine: EngineDep, cache: CacheDep) -> EventService:
@@ -27,25 +37,6 @@ async def get_event_service(engine: EngineDep, cache: CacheDep) -> EventService:
 
 
 ServiceDep = Annotated[EventService, Depends(get_event_service)]
-From = Annotated[
-    str | None,
-    Query(
-        alias="from",
-        description="Inclusive, on the event's start. A date-time with offset is an instant; a"
-        " date or a date-time without offset is local time (in `tz`, else in each event's"
-        " recorded offset).",
-    ),
-]
-To = Annotated[str | None, Query(description="Exclusive; same forms as `from`.")]
-Tz = Annotated[
-    str | None,
-    Query(
-        description="IANA time zone for local bounds, times and days. Without it, a day is the"
-        " local day of the offset each event was recorded in."
-    ),
-]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def _match(description: str) -> object:
@@ -55,149 +46,140 @@ def _match(description: str) -> object:
     )
 
 
-def _json(body: Json, request: Request) -> Response:
-    response = Response(render.json_bytes(body), media_type=render.JSON)
-    next_cursor = body.get("next_cursor")
-    if isinstance(next_cursor, str):
-        response.headers["Link"] = render.next_link(str(request.url), next_cursor)
-    return response
+@dataclass(frozen=True, slots=True)
+class Paging:
+    cursor: str | None
+    limit: int
+
+
+async def paging(
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> Paging:
+    return Paging(cursor, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class EventWindow:
+    """What every list and daily route shares: whose events, through which service, over which
+    time range; a route adds its own filters (and paging) and names its section."""
+
+    user_id: int
+    service: EventService
+    request: Request
+    start: str | None
+    to: str | None
+    tz: str | None
+
+    def read(
+        self,
+        filters: Mapping[str, str | None],
+        paging: Paging | None = None,
+        conditions: tuple[str, ...] = (),
+    ) -> EventRead:
+        """The read as sent; without paging, the service's defaults (daily summaries)."""
+        read = EventRead(
+            user_id=self.user_id,
+            start=self.start,
+            end=self.to,
+            tz=self.tz,
+            filters=filters,
+            conditions=conditions,
+        )
+        return read if paging is None else replace(read, page=paging.cursor, limit=paging.limit)
+
+    async def page(
+        self,
+        spec: EventSpec,
+        filters: Mapping[str, str | None],
+        paging: Paging,
+        conditions: tuple[str, ...] = (),
+    ) -> Response:
+        """One page of the section ``spec``, as the JSON response (with its ``Link``)."""
+        body = await self.service.page(spec, self.read(filters, paging, conditions))
+        return render.json_response(body, self.request)
+
+
+async def event_window(
+    principal: ReaderDep,
+    service: ServiceDep,
+    request: Request,
+    start: Annotated[str | None, Query(alias="from", description=_FROM)] = None,
+    to: Annotated[str | None, Query(description="Exclusive; same forms as `from`.")] = None,
+    tz: Annotated[str | None, Query(description=_TZ)] = None,
+) -> EventWindow:
+    return EventWindow(principal.user_id, service, request, start, to, tz)
+
+
+WindowDep = Annotated[EventWindow, Depends(event_window)]
+PagingDep = Annotated[Paging, Depends(paging)]
 
 
 @router.get("/symptoms", response_model=EventPage, responses=_ERRORS)
 async def list_symptoms(
-    principal: ReaderDep,
-    service: ServiceDep,
-    request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
+    window: WindowDep,
+    paging: PagingDep,
     name: Annotated[str | None, _match("Symptom name, e.g. `Headache`.")] = None,
     severity: Annotated[str | None, _match("Severity, e.g. `Mild`.")] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
 ) -> Response:
     """Symptoms logged, oldest first; by time, name and severity."""
-    read = EventRead(
-        user_id=principal.user_id,
-        start=start,
-        end=to,
-        tz=tz,
-        filters={"name": name, "severity": severity},
-        page=cursor,
-        limit=limit,
-    )
-    return _json(await service.page(specs.SYMPTOMS, read), request)
+    return await window.page(specs.SYMPTOMS, {"name": name, "severity": severity}, paging)
 
 
 @router.get("/state-of-mind", response_model=EventPage, responses=_ERRORS)
 async def list_state_of_mind(
-    principal: ReaderDep,
-    service: ServiceDep,
-    request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
+    window: WindowDep,
+    paging: PagingDep,
     kind: Annotated[str | None, _match("`momentary_emotion` or `daily_mood`.")] = None,
     label: Annotated[str | None, _match("Entries carrying this label.")] = None,
     association: Annotated[str | None, _match("Entries carrying this association.")] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
 ) -> Response:
     """State-of-mind entries (valence, labels, associations), oldest first."""
     filters = {"kind": kind, "label": label, "association": association}
-    read = EventRead(
-        user_id=principal.user_id,
-        start=start,
-        end=to,
-        tz=tz,
-        filters=filters,
-        page=cursor,
-        limit=limit,
-    )
-    return _json(await service.page(specs.STATE_OF_MIND, read), request)
+    return await window.page(specs.STATE_OF_MIND, filters, paging)
 
 
 @router.get("/state-of-mind/daily", response_model=MoodDays, responses=_ERRORS)
 async def state_of_mind_daily(
-    principal: ReaderDep,
-    service: ServiceDep,
-    request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
+    window: WindowDep,
     kind: Annotated[str | None, _match("Only entries of this kind.")] = None,
 ) -> Response:
     """Per local day: entries and average valence, overall and per kind."""
-    read = EventRead(user_id=principal.user_id, start=start, end=to, tz=tz, filters={"kind": kind})
-    return _json(await service.state_of_mind_daily(specs.STATE_OF_MIND, read), request)
+    read = window.read({"kind": kind})
+    body = await window.service.state_of_mind_daily(specs.STATE_OF_MIND, read)
+    return render.json_response(body, window.request)
 
 
 @router.get("/medications", response_model=EventPage, responses=_ERRORS)
 async def list_medications(
-    principal: ReaderDep,
-    service: ServiceDep,
-    request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
+    window: WindowDep,
+    paging: PagingDep,
     name: Annotated[str | None, _match("Display text or nickname.")] = None,
     status: Annotated[str | None, _match("Dose status, e.g. `Taken`, `Skipped`.")] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
 ) -> Response:
     """Logged medication doses, oldest first; by time, medication and status."""
-    filters = {"name": name, "status": status}
-    read = EventRead(
-        user_id=principal.user_id,
-        start=start,
-        end=to,
-        tz=tz,
-        filters=filters,
-        page=cursor,
-        limit=limit,
-    )
-    return _json(await service.page(specs.MEDICATIONS, read), request)
+    return await window.page(specs.MEDICATIONS, {"name": name, "status": status}, paging)
 
 
 @router.get("/medications/daily", response_model=DoseDays, responses=_ERRORS)
 async def medications_daily(
-    principal: ReaderDep,
-    service: ServiceDep,
-    request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
+    window: WindowDep,
     name: Annotated[str | None, _match("Display text or nickname.")] = None,
 ) -> Response:
     """Per local day (of the dose's logged time) and medication: taken, skipped, other."""
-    read = EventRead(user_id=principal.user_id, start=start, end=to, tz=tz, filters={"name": name})
-    return _json(await service.medications_daily(specs.MEDICATIONS, read), request)
+    read = window.read({"name": name})
+    body = await window.service.medications_daily(specs.MEDICATIONS, read)
+    return render.json_response(body, window.request)
 
 
 @router.get("/ecg", response_model=EventPage, responses=_ERRORS)
 async def list_ecg(
-    principal: ReaderDep,
-    service: ServiceDep,
-    request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
+    window: WindowDep,
+    paging: PagingDep,
     classification: Annotated[str | None, _match("E.g. `Sinus Rhythm`.")] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
 ) -> Response:
     """ECG recordings without their voltages (read one by its `id` for those), oldest first."""
-    filters = {"classification": classification}
-    read = EventRead(
-        user_id=principal.user_id,
-        start=start,
-        end=to,
-        tz=tz,
-        filters=filters,
-        page=cursor,
-        limit=limit,
-    )
-    return _json(await service.page(specs.ECG, read), request)
+    return await window.page(specs.ECG, {"classification": classification}, paging)
 
 
 @router.get(
@@ -214,84 +196,39 @@ async def get_ecg(
     limit: Annotated[int, Query(ge=1, le=MAX_VOLTAGES, description="Samples.")] = MAX_VOLTAGES,
 ) -> Response:
     """One ECG recording with a window of its voltage samples (`next_offset` reads on)."""
-    return _json(await service.ecg(principal.user_id, ecg_id, offset=offset, limit=limit), request)
+    body = await service.ecg(principal.user_id, ecg_id, offset=offset, limit=limit)
+    return render.json_response(body, request)
 
 
 @router.get("/heart-rate-notifications", response_model=EventPage, responses=_ERRORS)
 async def list_heart_rate_notifications(
-    principal: ReaderDep,
-    service: ServiceDep,
-    request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
+    window: WindowDep,
+    paging: PagingDep,
     kind: Annotated[str | None, _match("E.g. `high_heart_rate_notification`.")] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
 ) -> Response:
     """High, low and irregular heart-rate notifications with their series, oldest first."""
-    read = EventRead(
-        user_id=principal.user_id,
-        start=start,
-        end=to,
-        tz=tz,
-        filters={"kind": kind},
-        page=cursor,
-        limit=limit,
-    )
-    return _json(await service.page(specs.HEART_RATE_NOTIFICATIONS, read), request)
+    return await window.page(specs.HEART_RATE_NOTIFICATIONS, {"kind": kind}, paging)
 
 
 @router.get("/cycle-tracking", response_model=EventPage, responses=_ERRORS)
 async def list_cycle_tracking(
-    principal: ReaderDep,
-    service: ServiceDep,
-    request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
+    window: WindowDep,
+    paging: PagingDep,
     kind: Annotated[str | None, _match("E.g. `Menstrual Flow`.")] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
 ) -> Response:
     """Cycle-tracking events (flow, cycle starts, sexual activity...), oldest first."""
-    read = EventRead(
-        user_id=principal.user_id,
-        start=start,
-        end=to,
-        tz=tz,
-        filters={"kind": kind},
-        page=cursor,
-        limit=limit,
-    )
-    return _json(await service.page(specs.CYCLE_TRACKING, read), request)
+    return await window.page(specs.CYCLE_TRACKING, {"kind": kind}, paging)
 
 
 @router.get("/hrv", response_model=HrvPage, responses=_ERRORS)
 async def list_hrv(
-    principal: ReaderDep,
-    service: ServiceDep,
-    request: Request,
-    start: From = None,
-    to: To = None,
-    tz: Tz = None,
+    window: WindowDep,
+    paging: PagingDep,
     source: Annotated[str | None, _match("Only points of this source.")] = None,
     with_beats: Annotated[
         bool, Query(description="Only points that carry a beat-to-beat series.")
     ] = False,
-    cursor: Cursor = None,
-    limit: Limit = 100,
 ) -> Response:
     """Heart-rate-variability points (ms) with their beat-to-beat series, oldest first."""
     conditions = ("with_beats",) if with_beats else ()
-    read = EventRead(
-        user_id=principal.user_id,
-        start=start,
-        end=to,
-        tz=tz,
-        filters={"source": source},
-        conditions=conditions,
-        page=cursor,
-        limit=limit,
-    )
-    return _json(await service.page(specs.HRV, read), request)
+    return await window.page(specs.HRV, {"source": source}, paging, conditions)

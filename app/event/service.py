@@ -6,12 +6,12 @@ No FastAPI here; the router hands over plain parameters and renders the JSON ret
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import NotFound
 from app.event import render, repository
@@ -33,6 +33,9 @@ from app.query.timerange import (
 MAX_LIMIT = 1000
 MAX_VOLTAGES = 20_000
 MAX_FILTER_LENGTH = 200
+
+# A repository query of rows grouped by local day (``repository.state_of_mind_days``, ...).
+DayRows = Callable[[AsyncConnection, EventSpec, EventQuery], Awaitable[list[RowMapping]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,26 +106,30 @@ class EventService:
 
     async def state_of_mind_daily(self, spec: EventSpec, req: EventRead) -> Json:
         """Per local day: entries and average valence, overall and per kind."""
-        q = build_query(spec, req)
-
-        async def compute() -> Json:
-            async with self._engine.connect() as conn:
-                rows = await repository.state_of_mind_days(conn, spec, q)
-            return {"tz": q.tz, "items": _mood_days(rows, q.tz)}
-
-        key = ("mind", *_key_parts(q))
-        return await self._cache.get_or_compute(req.user_id, "events", key, compute)
+        return await self._daily(spec, req, "mind", repository.state_of_mind_days, _mood_days)
 
     async def medications_daily(self, spec: EventSpec, req: EventRead) -> Json:
         """Per local day and medication: doses taken, skipped and otherwise logged."""
+        return await self._daily(spec, req, "medications", repository.medication_days, _dose_days)
+
+    async def _daily(
+        self,
+        spec: EventSpec,
+        req: EventRead,
+        summary: str,
+        fetch: DayRows,
+        summarise: Callable[[list[RowMapping], str | None], list[JsonValue]],
+    ) -> Json:
+        """A daily summary, cached per user under ``summary``: ``fetch`` groups the rows by local
+        day in SQL, ``summarise`` shapes them into the items."""
         q = build_query(spec, req)
 
         async def compute() -> Json:
             async with self._engine.connect() as conn:
-                rows = await repository.medication_days(conn, spec, q)
-            return {"tz": q.tz, "items": _dose_days(rows, q.tz)}
+                rows = await fetch(conn, spec, q)
+            return {"tz": q.tz, "items": summarise(rows, q.tz)}
 
-        key = ("medications", *_key_parts(q))
+        key = (summary, *_key_parts(q))
         return await self._cache.get_or_compute(req.user_id, "events", key, compute)
 
 

@@ -1,4 +1,4 @@
-"""Rendering of read results: content negotiation, CSV, JSON bytes, ``Link`` headers (pure)."""
+"""Rendering of read results: content negotiation, CSV, JSON bytes, ``Link`` headers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
+from fastapi import Request, Response
 
 from app.query.cache import JsonValue
 
@@ -83,3 +84,16 @@ def next_link(url: str, cursor: str) -> str:
     query.append(("cursor", cursor))
     target = urlunsplit(("", "", parts.path, urlencode(query), ""))
     return f'<{target}>; rel="next"'
+
+
+def json_response(body: object, request: Request) -> Response:
+    """``body`` as JSON; a ``Link`` to the next page when it carries a ``next_cursor``."""
+    response = Response(json_bytes(body), media_type=JSON)
+    link_next_page(response, body, request)
+    return response
+
+
+def link_next_page(response: Response, body: object, request: Request) -> None:
+    next_cursor = body.get("next_cursor") if isinstance(body, Mapping) else None
+    if isinstance(next_cursor, str):
+        response.headers["Link"] = next_link(str(request.url), next_cursor)

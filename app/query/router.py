@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from app.auth.dependencies import ReaderDep
 from app.errors import KEYED_ROUTE_ERRORS, NotFound, problem_responses
 from app.query import render
-from app.query.cache import Json
 from app.query.dependencies import QueryServiceDep, SleepServiceDep, reject_unstorable_text
 from app.query.errors import InvalidQuery
 from app.query.schemas import MetricList, SeriesPage, SleepPage
@@ -38,24 +37,12 @@ Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous 
 _CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
 
 
-def _json(body: Json, request: Request) -> Response:
-    response = Response(render.json_bytes(body), media_type=render.JSON)
-    _link(response, body, request)
-    return response
-
-
-def _link(response: Response, body: Json, request: Request) -> None:
-    next_cursor = body.get("next_cursor")
-    if isinstance(next_cursor, str):
-        response.headers["Link"] = render.next_link(str(request.url), next_cursor)
-
-
 @router.get("/metrics", response_model=MetricList, responses=problem_responses(*KEYED_ROUTE_ERRORS))
 async def list_metrics(
     principal: ReaderDep, service: QueryServiceDep, request: Request
 ) -> Response:
     """Every metric of this key's user: units, point count, first and last time, sources."""
-    return _json(await service.metric_list(principal.user_id), request)
+    return render.json_response(await service.metric_list(principal.user_id), request)
 
 
 @router.get(
@@ -96,9 +83,9 @@ async def read_metric(
     )
     if render.negotiate(request.headers.get("accept"), (render.JSON, render.CSV)) == render.CSV:
         response = Response(render.csv_text(page), media_type="text/csv; charset=utf-8")
-        _link(response, page, request)
+        render.link_next_page(response, page, request)
         return response
-    return _json(page, request)
+    return render.json_response(page, request)
 
 
 @router.get(
@@ -129,4 +116,4 @@ async def read_sleep(
         page=cursor,
         limit=limit,
     )
-    return _json(page, request)
+    return render.json_response(page, request)

@@ -46,14 +46,6 @@ BBoxParam = Annotated[
 ]
 
 
-def _json(body: object, request: Request, media_type: str = render.JSON) -> Response:
-    response = Response(render.json_bytes(body), media_type=media_type)
-    next_cursor = body.get("next_cursor") if isinstance(body, dict) else None
-    if isinstance(next_cursor, str):
-        response.headers["Link"] = render.next_link(str(request.url), next_cursor)
-    return response
-
-
 @dataclass(frozen=True, slots=True)
 class Selection:
     """The parameters, as sent, that select the workouts of the list and the distance routes."""
@@ -111,7 +103,9 @@ async def list_workouts(
     """Workouts, oldest first; by type, time, or a route near a point or inside a box."""
     workout_filter, _ = selected.parse(principal.user_id)
     raw = selected.cursor_key()
-    return _json(await service.find(workout_filter, raw=raw, page=cursor, limit=limit), request)
+    return render.json_response(
+        await service.find(workout_filter, raw=raw, page=cursor, limit=limit), request
+    )
 
 
 @router.get("/distance", responses=problem_responses(InvalidQuery, *KEYED_ROUTE_ERRORS))
@@ -124,7 +118,9 @@ async def distance_per_period(
 ) -> Response:
     """Total distance per period, measured along the stored route geometry."""
     workout_filter, zone = selected.parse(principal.user_id)
-    return _json(await service.distance(workout_filter, period=bucket, tz=zone), request)
+    return render.json_response(
+        await service.distance(workout_filter, period=bucket, tz=zone), request
+    )
 
 
 @router.get("/{workout_id}", responses=problem_responses(*KEYED_ROUTE_ERRORS, NotFound))
@@ -132,7 +128,7 @@ async def get_workout(
     workout_id: UUID, principal: ReaderDep, service: WorkoutServiceDep, request: Request
 ) -> Response:
     """One workout with its summary, series and route statistics."""
-    return _json(await service.get(principal.user_id, workout_id), request)
+    return render.json_response(await service.get(principal.user_id, workout_id), request)
 
 
 @router.get(
