@@ -119,14 +119,16 @@ def _rows(chunks: Chunks, series: _Series, ctx: Context, errors: list[PointError
     for i, p in chain.from_iterable(chunks):
         stamp = p.date if p.date is not None else p.start
         end_value = p.end
-        # A number sent as a string ("72") is irregular: the general builder reads it.
-        if heart_rate:
-            lo, value, hi = p.min, p.avg, p.max
-            regular = type(lo) is float and type(value) is float and type(hi) is float
-            regular = regular and low <= lo <= value <= hi <= high
-        else:
-            value = p.qty
-            regular = type(value) is float and low <= value <= high
+        try:
+            if heart_rate:
+                lo, value, hi = p.min, p.avg, p.max
+                regular = lo is not None and value is not None and hi is not None
+                regular = regular and low <= lo <= value <= hi <= high
+            else:
+                value = p.qty
+                regular = value is not None and low <= value <= high
+        except TypeError:  # a number sent as a string ("72"): the general builder reads it
+            regular = False
         regular = regular and (p.source is None or len(p.source) <= text_max)
         if regular and type(stamp) is str and (end_value is None or type(end_value) is str):
             try:
