@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+import random
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import msgspec
 
 from app.ingest.decode import wire
-from app.ingest.normalise import fast
+from app.ingest.normalise import dates, fast
 from app.ingest.normalise.common import Context, Reject
 from app.ingest.normalise.metrics import QUANTITY_COLUMNS
 from app.ingest.types import PointError, Rows
@@ -229,6 +230,46 @@ async def test_numeric_strings_are_read_in_every_family(
         "SELECT qty FROM workout_series WHERE user_id = :u AND qty = 101.25", u=user_id
     )
     assert len(series) == 1
+
+
+def _styles(dt: datetime) -> list[str]:
+    """One instant in every form a phone writes, and near-misses of them."""
+    h12, period = dt.hour % 12 or 12, dt.hour >= 12
+    day, clock = f"{dt:%Y-%m-%d}", f"{dt:%M:%S}"
+    zone = f"{dt:%z}"
+    return [
+        f"{day} {h12}:{clock}{NNBSP}{'PM' if period else 'AM'} {zone}",
+        f"{day} {h12}:{clock} {'nachm.' if period else 'vorm.'} {zone}",
+        f"{day} {h12}:{clock}{NNBSP}{'p' if period else 'a'}.{NBSP}m. {zone}",
+        f"{day} {'午後' if period else '午前'}{dt.hour % 12}:{clock} {zone}",
+        f"{day}T{dt:%H:%M:%S}{zone[:3]}:{zone[3:]}",
+        f"{day}T{dt:%H:%M:%S}.5Z" if zone == "+0000" else f"{day}T{dt:%H:%M:%S}.5{zone}",
+        f"{day} {h12}:{dt:%M}:60 PM {zone}",  # a leap second: refused, never shifted
+        f"{day} {h12}:{dt:%M}:5x PM {zone}",
+        f"{day} {h12}:{clock} PM",  # no offset
+    ]
+
+
+def test_the_minute_cache_agrees_with_the_parser_on_every_form() -> None:
+    rng = random.Random(11)
+    at, zones = datetime(2024, 3, 31, 0, 58, 50, tzinfo=UTC), (-300, 0, 60, 330, 540, 660)
+    stamps: list[str] = []
+    for _ in range(3000):
+        at += timedelta(seconds=rng.choice((1, 1, 7, 59, 61, 3600)))
+        local = at.astimezone(timezone(timedelta(minutes=rng.choice(zones))))
+        stamps += rng.sample(_styles(local), 3)
+
+    for stamp in stamps:
+        try:
+            want: Any = dates._parse_uncached(stamp)
+        except dates.DateError as exc:
+            want = str(exc)
+        try:
+            got: Any = dates.parse_date(stamp)
+        except dates.DateError as exc:
+            got = str(exc)
+        assert got == want, stamp
+    assert len(dates._OTHER_MINUTES) > 1000  # the forms went by minute, not one by one
 
 
 def _ctx() -> Context:

@@ -72,6 +72,9 @@ _OFFSETS: dict[str, tuple[timedelta, int]] = {}
 # Per-second series repeat each minute 60 times and minute series repeat it across metrics, so
 # a point costs two dict lookups and one addition instead of a parse.
 _MINUTES: dict[str, ParsedDate] = {}
+# Every other form with whole seconds (12-hour clock, ISO 8601), by minute: the stamp without
+# its seconds digits (see ``_minute_key``) -> that minute in UTC, and the offset.
+_OTHER_MINUTES: dict[str, ParsedDate] = {}
 _SECONDS: dict[str, timedelta] = {f"{s:02d}": timedelta(seconds=s) for s in range(60)}
 
 
@@ -91,16 +94,47 @@ def _parse_text(value: str) -> ParsedDate:
             second = _SECONDS.get(value[17:19])
             if second is not None:
                 return minute[0] + second, minute[1]
+    documented = _parse_documented(value)  # remembers its minute in _MINUTES
+    if documented is not None:
+        return documented
     found = _CACHE.get(value)
-    if found is None:
-        found = _parse_uncached(value)
-        if len(_CACHE) >= _CACHE_MAX:
-            _CACHE.clear()
-        _CACHE[value] = found
+    if found is not None:
+        return found
+    by_minute = _minute_key(value)
+    if by_minute is not None:
+        minute = _OTHER_MINUTES.get(by_minute[0])
+        if minute is not None:
+            return minute[0] + by_minute[1], minute[1]
+    found = _parse_general(value.strip())
+    if by_minute is not None:
+        _remember(_OTHER_MINUTES, by_minute[0], (found[0] - by_minute[1], found[1]))
+    else:
+        _remember(_CACHE, value, found)
     return found
 
 
+def _minute_key(value: str) -> tuple[str, timedelta] | None:
+    """``value`` without its two digits of whole seconds, and those seconds; None when it has no
+    ``H:mm:ss`` (or a fraction after it). Nothing but the seconds differs between two stamps of
+    one key, so a parsed stamp gives every other stamp of its minute by one addition."""
+    colon = value.find(":", 11)  # the date before the time holds no colon
+    if colon < 0 or value[colon + 3 : colon + 4] != ":":
+        return None
+    at = colon + 4
+    second = _SECONDS.get(value[at : at + 2])
+    if second is None or value[at + 2 : at + 3] in ".,0123456789":  # "" (the end) included
+        return None
+    return value[:at] + value[at + 2 :], second
+
+
+def _remember(cache: dict[str, ParsedDate], key: str, parsed: ParsedDate) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = parsed
+
+
 def _parse_uncached(value: str) -> ParsedDate:
+    """What ``_parse_text`` answers, without its shortcuts by minute (the tests' reference)."""
     documented = _parse_documented(value)
     if documented is not None:
         return documented
