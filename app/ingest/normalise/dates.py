@@ -7,17 +7,18 @@ without a UTC offset is refused rather than assumed to be UTC: the offset is wha
 user's local day exact.
 
 The 12-hour clock's day period is written in the phone's language. The words accepted are the
-CLDR ``dayPeriods`` (abbreviated and wide, format context) that iOS formats with, for the
-languages the app is used in, as CLDR has them now or had them in earlier releases:
+CLDR ``dayPeriods`` (abbreviated and wide, format context) that iOS formats with, for English,
+German, French, Spanish, Italian, Dutch, Portuguese and Japanese, as CLDR has them now or had
+them in earlier releases. The list comes from the CLDR data as known when this was written, not
+from a CLDR release checked word by word; ``nachm.`` is confirmed by a real payload:
 
 * after the time, letter case ignored: ``AM``/``PM`` (en, de, fr, it, pt-BR and the CLDR
   root), ``a.m.``/``p.m.`` (en-CA, en-IE, nl, fr-CA, pt-PT), ``a. m.``/``p. m.`` (es),
-  ``vorm.``/``nachm.`` (de before CLDR 28, still sent by the app), ``da manhã``/``da tarde``
-  (pt-PT wide);
+  ``vorm.``/``nachm.`` (de, older releases), ``da manhã``/``da tarde`` (pt-PT wide);
 * before the time: ``午前``/``午後`` (ja), whose clock runs 0-11 (``午後0:30`` is 12:30).
 
 Between the words' parts and around them: a space, U+00A0 NO-BREAK SPACE or U+202F NARROW
-NO-BREAK SPACE (CLDR puts U+202F before the period since release 42, U+00A0 inside ``a. m.``).
+NO-BREAK SPACE (CLDR 42 put U+202F before English AM/PM; Spanish has U+00A0 inside ``a. m.``).
 The hour is 0-12 with a day period: 12 AM is midnight, 12 PM noon, 0 is read as 12 (ja).
 French ``matin``/``soir`` and the like are flexible day periods that a ``h:mm a`` pattern never
 produces, so they are not accepted; nor are other scripts' digits.
