@@ -2,7 +2,8 @@
 
 This is the one definition of the payload's shape: the OpenAPI schema of ``POST /v1/ingest`` is
 generated from it. Fields are lenient where real payloads drift (dates as strings or epoch
-floats, ``source`` null, absent sections); a point that does not fit is rejected alone.
+floats, numbers as strings, ``source`` null, absent sections); a point that does not fit is
+rejected alone.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from msgspec import Raw, Struct, field
 from app.ingest.decode.envelope import EVENT_SECTIONS
 
 DateValue = str | float | None
-Num = float | None
+# A number, or a string that may hold one ("72"): phones send both. The string is read by the
+# normaliser (``common.optional_number``), which accepts or rejects that one point with a reason;
+# a JSON number still decodes straight to a float, at the same speed as a plain ``float`` field.
+Num = float | str | None
 
 
 NULL = Raw(b"null")

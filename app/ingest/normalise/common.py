@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,20 +81,64 @@ class Context:
 
 
 def optional_number(value: object, field_name: str, *, non_negative: bool = False) -> float | None:
-    """A finite number (ints accepted, booleans not), or None when absent."""
+    """A finite number (ints and numeric strings accepted, booleans not), or None when absent."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, str):
+        number_ = number_from_text(value, field_name)
+    elif isinstance(value, bool) or not isinstance(value, int | float):
         raise Reject(field_name, f"expected a number, got {type(value).__name__}")
-    try:
-        number_ = float(value)
-    except OverflowError:  # an integer literal beyond any float
-        raise Reject(field_name, "not a finite number") from None
+    else:
+        try:
+            number_ = float(value)
+        except OverflowError:  # an integer literal beyond any float
+            raise Reject(field_name, "not a finite number") from None
     if not math.isfinite(number_):
         raise Reject(field_name, "not a finite number")
     if non_negative and number_ < 0:
         raise Reject(field_name, "a negative value is impossible here")
     return number_
+
+
+# ASCII digits only: float() would also take "nan", "inf", "1_000" and digits of other scripts.
+_DOT_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_COMMA_DECIMAL = re.compile(r"([+-]?[0-9]+),([0-9]+)")
+# "1,234" reads as 1234 where the comma groups thousands and as 1.234 where it is the decimal
+# mark: one to three digits (no leading zero), a comma, exactly three digits.
+_THOUSANDS_LIKE = re.compile(r"[+-]?[1-9][0-9]{0,2},[0-9]{3}")
+
+
+def number_from_text(text: str, field_name: str) -> float:
+    """A number written as a string: ``"72"``, ``" 72.5 "``, ``"1e3"``, and ``"72,5"`` (a decimal
+    comma is taken only where it cannot be a thousands separator). Never NaN or Infinity."""
+    stripped = text.strip()
+    if _DOT_DECIMAL.fullmatch(stripped):
+        return float(stripped)  # may be inf ("1e999"): the caller's finiteness check refuses it
+    comma = _COMMA_DECIMAL.fullmatch(stripped)
+    if comma is not None:
+        if _THOUSANDS_LIKE.fullmatch(stripped):
+            raise Reject(
+                field_name,
+                "ambiguous number: a comma before exactly three digits may separate thousands "
+                "or decimals",
+            )
+        return float(f"{comma[1]}.{comma[2]}")
+    if not stripped:
+        raise Reject(field_name, "expected a number, got an empty string")
+    if "," in stripped and ("." in stripped or stripped.count(",") > 1):
+        raise Reject(field_name, "numbers with digit grouping (thousands separators) are refused")
+    if stripped.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise Reject(field_name, "not a finite number")
+    raise Reject(field_name, "expected a number, got a string that is not one")
+
+
+def number_or_none(value: object) -> float | None:
+    """A finite number from ``value`` when it holds one (as ``optional_number`` reads it), else
+    None: for values that are kept elsewhere and only summarised here."""
+    try:
+        return optional_number(value, "")
+    except Reject:
+        return None
 
 
 INT_MAX = 2**31 - 1  # an integer column

@@ -1,7 +1,7 @@
 """Tight loops for the bulk of a backfill: plain quantity and heart-rate points, as generators
 (a large series streams into COPY while it is being normalised).
 
-They accept only the regular case (string dates, a value in plausible range) and hand any
+They accept only the regular case (string dates, a JSON number in plausible range) and hand any
 other point to the general builder, so validation has one definition and the common case costs
 ~1 µs a point instead of several function calls. They also note what lets the writer skip work:
 the time range, and whether the points came strictly ordered in time (then their keys are
@@ -119,13 +119,16 @@ def _rows(chunks: Chunks, series: _Series, ctx: Context, errors: list[PointError
     for i, p in chain.from_iterable(chunks):
         stamp = p.date if p.date is not None else p.start
         end_value = p.end
-        if heart_rate:
-            lo, value, hi = p.min, p.avg, p.max
-            regular = lo is not None and value is not None and hi is not None
-            regular = regular and low <= lo <= value <= hi <= high
-        else:
-            value = p.qty
-            regular = value is not None and low <= value <= high
+        try:
+            if heart_rate:
+                lo, value, hi = p.min, p.avg, p.max
+                regular = lo is not None and value is not None and hi is not None
+                regular = regular and low <= lo <= value <= hi <= high
+            else:
+                value = p.qty
+                regular = value is not None and low <= value <= high
+        except TypeError:  # a number sent as a string ("72"): the general builder reads it
+            regular = False
         regular = regular and (p.source is None or len(p.source) <= text_max)
         if regular and type(stamp) is str and (end_value is None or type(end_value) is str):
             try:

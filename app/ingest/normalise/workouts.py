@@ -8,7 +8,6 @@ LineString M (M = the fix's time in epoch seconds) with the per-fix fields as pa
 
 from __future__ import annotations
 
-import math
 import struct
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from app.ingest.normalise.common import (
     bool_or_none,
     month_of,
     number,
+    number_or_none,
     optional_number,
     text_or_none,
     to_json,
@@ -171,11 +171,11 @@ def _canonical_qty(summary: dict[str, Any], keys: tuple[str, ...], unit: str) ->
     for key in keys:
         value = summary.get(key)
         if isinstance(value, dict):
-            qty = value.get("qty")
-            if isinstance(qty, int | float) and not isinstance(qty, bool) and math.isfinite(qty):
+            qty = number_or_none(value.get("qty"))
+            if qty is not None:
                 conv = canonical(value.get("units"))
                 if conv is not None and conv[0] == unit:
-                    return float(qty) * conv[1] + conv[2]
+                    return qty * conv[1] + conv[2]
     return None
 
 
@@ -184,9 +184,9 @@ def _heart_rate_summary(summary: dict[str, Any], part: str, legacy_key: str) -> 
     candidates = [nested.get(part) if isinstance(nested, dict) else None, summary.get(legacy_key)]
     for value in candidates:
         if isinstance(value, dict):
-            qty = value.get("qty")
-            if isinstance(qty, int | float) and not isinstance(qty, bool) and math.isfinite(qty):
-                return float(qty)
+            qty = number_or_none(value.get("qty"))
+            if qty is not None:
+                return qty
     return None
 
 
