@@ -112,8 +112,7 @@ def _rows(chunks: Chunks, series: _Series, ctx: Context, errors: list[PointError
     factor, shift = conversion or (1.0, 0.0)
     convert = conversion is not None
     user_id, ingestion_id, min_at, max_at = ctx.user_id, ctx.ingestion_id, MIN_AT, ctx.max_at
-    text_max = TEXT_MAX
-    parse, seconds = _parse_text, _SECONDS
+    parse, seconds, text_max = _parse_text, _SECONDS, TEXT_MAX
     head = tail = "\x00"  # matches no stamp until a documented-form stamp has been parsed
     minute, minute_offset = _FAR_PAST, 0
     for i, p in chain.from_iterable(chunks):
@@ -143,10 +142,7 @@ def _rows(chunks: Chunks, series: _Series, ctx: Context, errors: list[PointError
                     at, offset = parse(stamp)
                     if (
                         len(stamp) == 25
-                        and stamp[10] == " "
-                        and stamp[13] == ":"
-                        and stamp[16] == ":"
-                        and stamp[19] == " "
+                        and stamp[10:20:3] == " :: "  # "yyyy-MM-dd HH:mm:ss Z"
                         and stamp[20] in "+-"
                         and (second := seconds.get(stamp[17:19])) is not None
                     ):  # the documented form: later stamps in this minute need no parse
